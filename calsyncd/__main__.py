@@ -1,0 +1,5 @@
+"""``python -m calsyncd`` runs the command line."""
+
+from calsyncd.cli import main
+
+raise SystemExit(main())
