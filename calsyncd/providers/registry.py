@@ -1,0 +1,61 @@
+"""From a connection's configuration to an open :class:`Calendar`.
+
+Provider modules are imported only when a connection of their type is used, so a deployment
+that syncs local folders never imports an HTTP API client it does not need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from calsyncd.config.connections import Connection, IcsConnection, LocalConnection
+from calsyncd.config.rules import Endpoint
+from calsyncd.errors import PermanentError
+from calsyncd.providers.base import Calendar
+
+Opener = Callable[[str, Connection, Endpoint, httpx.AsyncClient], Calendar]
+
+
+def describe(name: str, endpoint: Endpoint) -> str:
+    """How messages name a calendar: ``connection/calendar`` (never a secret)."""
+    return f"{name}/{endpoint.calendar}" if endpoint.calendar else name
+
+
+def _open_local(name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient) -> Calendar:
+    from calsyncd.providers.local import LocalCalendar
+
+    assert isinstance(conn, LocalConnection)
+    path = conn.path / endpoint.calendar if endpoint.calendar else conn.path
+    return LocalCalendar(path, where=describe(name, endpoint))
+
+
+def _open_ics(name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient) -> Calendar:
+    from calsyncd.providers.ics import IcsFeed, IcsFile
+
+    assert isinstance(conn, IcsConnection)
+    where = describe(name, endpoint)
+    if conn.path is not None:
+        return IcsFile(conn.path, where=where, name=endpoint.calendar)
+    assert conn.url is not None
+    return IcsFeed(conn.url, where=where, http=http)
+
+
+_OPENERS: dict[str, Opener] = {
+    "local": _open_local,
+    "ics": _open_ics,
+}
+
+
+def open_calendar(
+    name: str, connection: Connection, endpoint: Endpoint, *, http: httpx.AsyncClient
+) -> Calendar:
+    """The calendar ``endpoint`` names on ``connection``; nothing is contacted yet."""
+    opener = _OPENERS.get(connection.type)
+    if opener is None:
+        raise PermanentError(
+            f"connections of type {connection.type!r} are not supported by this version",
+            where=describe(name, endpoint),
+        )
+    return opener(name, connection, endpoint, http)

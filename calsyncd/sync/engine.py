@@ -1,0 +1,265 @@
+"""One reconcile cycle of one rule: list, complete the view from state, plan, execute, commit.
+
+Level-based: each cycle looks at what changed on both sides since the stored cursors, adds
+what the state database knows (pairs, earlier listings) and the objects it must look at again
+(items that failed, originals entering the window, copies to adopt), and hands it all to the
+pure planner. Cursors and the listing metadata are committed only after every step ran, so a
+cycle killed half-way is simply re-planned from the same changes by the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+
+from calsyncd.errors import ItemError, ProviderError
+from calsyncd.model.hashing import content_hash
+from calsyncd.providers.base import Calendar, Changes, Item, Window
+from calsyncd.state.store import SIDES, PairRecord, SeenRecord, Side, StateStore
+from calsyncd.sync.executor import Executor, Outcome
+from calsyncd.sync.filters import selected
+from calsyncd.sync.keys import copy_key
+from calsyncd.sync.plan import Plan, other
+from calsyncd.sync.planner import PlanInput, Policy, SideView, plan
+from calsyncd.sync.window import span
+
+log = structlog.get_logger("calsyncd.sync")
+
+
+@dataclass(slots=True)
+class CycleResult:
+    """What one cycle found and did. ``error`` is set when the rule could not be synced."""
+
+    rule: str
+    plan: Plan | None = None
+    outcome: Outcome = field(default_factory=Outcome)
+    error: str | None = None
+    held: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.held is None and self.outcome.ok
+
+
+@dataclass(slots=True)
+class _Listed:
+    side: Side
+    changes: Changes
+    items: dict[str, Item]
+
+
+def _seen_record(policy: Policy, side: Side, item: Item) -> SeenRecord:
+    obj = item.obj
+    marker = obj.marker
+    may_hold_originals = side == "source" or policy.two_way
+    is_original = marker is None
+    chosen = may_hold_originals and is_original and selected(
+        obj, policy.include, policy.exclude, policy.owners[side]
+    )
+    try:
+        start, end = span(obj)
+        span_start, span_end = start.timestamp(), (end.timestamp() if end else None)
+    except (ValueError, OverflowError):
+        span_start, span_end = None, None
+    return SeenRecord(
+        id=item.id,
+        etag=item.etag,
+        uid=obj.uid,
+        hash=content_hash(obj),
+        marker_rule=marker.rule if marker else None,
+        marker_key=marker.key if marker else None,
+        selected=chosen,
+        span_start=span_start,
+        span_end=span_end,
+    )
+
+
+class Cycle:
+    """One cycle; create a new one each time."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        window: Window,
+        config_hash: str,
+        store: StateStore,
+        calendars: Mapping[Side, Calendar],
+        *,
+        limiters: Mapping[Side, anyio.CapacityLimiter] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.rule = policy.rule
+        self.window = window
+        self.config_hash = config_hash
+        self.store = store
+        self.calendars = calendars
+        self.limiters = limiters or {
+            side: anyio.CapacityLimiter(calendars[side].capabilities.max_concurrency)
+            for side in SIDES
+        }
+        self.result = CycleResult(self.rule)
+
+    # -- listing ---------------------------------------------------------------------------
+
+    async def _list(self, side: Side, cursor: str | None) -> _Listed:
+        changes = await self.calendars[side].list_changes(cursor, self.window)
+        items = {item.id: item for item in changes.items}
+        for skipped in changes.skipped:
+            self.result.problems.append(f"{side} {skipped.reason}")
+        return _Listed(side, changes, items)
+
+    async def _get_many(self, side: Side, ids: Iterable[str], into: dict[str, Item]) -> None:
+        calendar = self.calendars[side]
+        for item_id in sorted(set(ids) - into.keys()):
+            try:
+                into[item_id] = await calendar.get(item_id)
+            except ItemError as exc:
+                self.result.problems.append(f"{side} {item_id}: {exc}")
+
+    async def _complete(self, listed: dict[Side, _Listed]) -> None:
+        """Fetch what the planner needs beyond the changes: retries, window entries, copies
+        and originals to pair up."""
+        for error in self.store.item_errors(self.rule):
+            if not listed[error.side].changes.full:
+                await self._get_many(error.side, [error.id], listed[error.side].items)
+        for side in SIDES if self.policy.two_way else ("source",):
+            if listed[side].changes.full:
+                continue
+            candidates = self.store.window_candidates(
+                self.rule, side, self.window.start.timestamp(), self.window.end.timestamp()
+            )
+            await self._get_many(side, candidates, listed[side].items)
+        for side in SIDES:
+            there = other(side)
+            if listed[there].changes.full:
+                continue
+            paired = self.store.pairs(self.rule, **{f"{side}_ids": list(listed[side].items)})  # type: ignore[arg-type]
+            paired_ids = {p.side_id(side) for p in paired.values()}
+            uids: set[str] = set()
+            keys: set[str] = set()
+            for item in listed[side].items.values():
+                if item.id in paired_ids:
+                    continue
+                marker = item.obj.marker
+                if marker is None:
+                    uids.add(item.obj.uid)
+                    keys.add(copy_key(self.rule, side, item.obj.uid))
+                elif marker.rule == self.rule:
+                    uids.add(marker.origin)
+            found = self.store.seen_by_uid(self.rule, there, uids)
+            found.update(self.store.seen_by_marker(self.rule, there, keys))
+            await self._get_many(there, [r.id for r in found.values()], listed[there].items)
+
+    def _pairs(self, listed: dict[Side, _Listed], rerender: bool) -> dict[str, PairRecord]:
+        if rerender or any(listed[side].changes.full for side in SIDES):
+            return self.store.all_pairs(self.rule)
+        keys = {c.key for c in self.store.conflicts(self.rule) if c.resolution}
+        for side in SIDES:
+            for item in listed[side].items.values():
+                marker = item.obj.marker
+                if marker is None:
+                    keys.add(copy_key(self.rule, side, item.obj.uid))
+                elif marker.rule == self.rule:
+                    keys.add(copy_key(self.rule, other(side), marker.origin))
+        return self.store.pairs(
+            self.rule,
+            keys=keys,
+            source_ids=[*listed["source"].items, *listed["source"].changes.deleted],
+            target_ids=[*listed["target"].items, *listed["target"].changes.deleted],
+        )
+
+    async def _resolved_conflicts(
+        self, pairs: Mapping[str, PairRecord], listed: dict[Side, _Listed]
+    ) -> None:
+        """Read both sides of every conflict the operator settled, to apply the choice."""
+        for conflict in self.store.conflicts(self.rule):
+            pair = pairs.get(conflict.key)
+            if conflict.resolution is None or pair is None:
+                continue
+            for side in SIDES:
+                item_id = pair.side_id(side)
+                if item_id is not None and not listed[side].changes.full:
+                    await self._get_many(side, [item_id], listed[side].items)
+
+    # -- the cycle -------------------------------------------------------------------------
+
+    async def run(self, *, dry_run: bool = False, allow_mass_delete: bool = False) -> CycleResult:
+        meta = self.store.rule(self.rule)
+        rerender = bool(meta.config_hash) and meta.config_hash != self.config_hash
+        cursors: dict[Side, str | None] = (
+            {"source": None, "target": None} if rerender else self.store.cursors(self.rule)
+        )
+        listed: dict[Side, _Listed] = {}
+        try:
+
+            async def list_side(side: Side) -> None:
+                listed[side] = await self._list(side, cursors[side])
+
+            async with anyio.create_task_group() as tasks:
+                for side in SIDES:
+                    tasks.start_soon(list_side, side)
+            await self._complete(listed)
+            pairs = self._pairs(listed, rerender)
+            await self._resolved_conflicts(pairs, listed)
+        except ProviderError as exc:
+            self.result.error = str(exc)
+            return self.result
+        given = PlanInput(
+            policy=self.policy,
+            window=self.window,
+            source=self._view(listed["source"]),
+            target=self._view(listed["target"]),
+            pairs=pairs,
+            pair_count=self.store.pair_count(self.rule),
+            conflicts={c.key: c for c in self.store.conflicts(self.rule)},
+            rerender=rerender,
+            allow_mass_delete=allow_mass_delete,
+        )
+        the_plan = plan(given)
+        self.result.plan = the_plan
+        self.result.problems.extend(f"{p.side} {p.item_id}: {p.message}" for p in the_plan.problems)
+        if dry_run:
+            return self.result
+        if the_plan.hold is not None:
+            self.store.hold(self.rule, the_plan.hold)
+            self.result.held = the_plan.hold
+            log.warning("rule held", rule=self.rule, reason=the_plan.hold)
+            return self.result
+        if meta.held_reason is not None:
+            self.store.release(self.rule)
+        for side in SIDES:  # failures of these items are judged afresh below
+            seen_now = [*listed[side].items, *listed[side].changes.deleted]
+            self.store.clear_item_errors(self.rule, side, seen_now)
+        executor = Executor(self.rule, self.calendars, self.store, self.limiters)
+        self.result.outcome = outcome = await executor.run(the_plan)
+        if outcome.calendar_errors:
+            self.result.error = outcome.calendar_errors[0]
+            return self.result
+        self._commit_listings(listed)
+        self.store.set_config_hash(self.rule, self.config_hash)
+        return self.result
+
+    def _view(self, listed: _Listed) -> SideView:
+        changes = listed.changes
+        return SideView(
+            items=listed.items,
+            deleted=frozenset(changes.deleted),
+            full=changes.full,
+            skipped=frozenset(s.id for s in changes.skipped),
+        )
+
+    def _commit_listings(self, listed: dict[Side, _Listed]) -> None:
+        """Remember what each side holds now, then move the cursors past this cycle."""
+        for side in SIDES:
+            changes = listed[side].changes
+            records = [_seen_record(self.policy, side, item) for item in listed[side].items.values()]
+            self.store.update_seen(
+                self.rule, side, records, changes.deleted, replace_all=changes.full
+            )
+            for skipped in changes.skipped:
+                self.store.set_item_error(self.rule, side, skipped.id, skipped.reason)
+            self.store.set_cursor(self.rule, side, changes.cursor)

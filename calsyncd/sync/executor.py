@@ -1,0 +1,166 @@
+"""The executor: carries out a plan's writes and commits each pair right after them.
+
+Steps run concurrently, bounded per calendar by its ``max_concurrency``; the writes of one step
+run in order. Each step's state row is committed in its own transaction as soon as its writes
+succeed, so a cycle killed at any point loses at most the bookkeeping of writes in flight —
+which the next cycle recognises by the deterministic create keys and the copy markers.
+
+One failing item never stops the others: a stale etag (:class:`PreconditionFailed`), a vanished
+object or a rejected write is recorded against the item and re-read next cycle. Errors about a
+whole calendar (unreachable, credentials) end the cycle as failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import anyio
+import structlog
+
+from calsyncd.errors import ItemError, NotFound, PermanentError, PreconditionFailed, TemporaryError
+from calsyncd.model.hashing import content_hash
+from calsyncd.model.ical import serialize_object
+from calsyncd.providers.base import Calendar, Item
+from calsyncd.state.store import PairRecord, Side, StateStore
+from calsyncd.sync.plan import Plan, Step, Write
+
+log = structlog.get_logger("calsyncd.sync")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a plan's execution did."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    conflicts: int = 0
+    item_errors: list[str] = field(default_factory=list)
+    calendar_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.item_errors and not self.calendar_errors
+
+
+def _side_columns(side: Side, item: Item | None) -> dict[str, str | None]:
+    if item is None:
+        return {f"{side}_id": None, f"{side}_etag": None, f"{side}_hash": None, f"{side}_base": None}
+    return {
+        f"{side}_id": item.id,
+        f"{side}_etag": item.etag,
+        f"{side}_hash": content_hash(item.obj),
+        f"{side}_base": serialize_object(item.obj).decode("utf-8"),
+    }
+
+
+def pair_after(step: Step, results: Mapping[Side, Item | None]) -> PairRecord:
+    """The state row for ``step`` once its writes returned ``results``."""
+    return PairRecord(
+        key=step.key,
+        origin=step.origin,
+        origin_uid=step.origin_uid,
+        written_hash=step.written_hash,
+        dismissed=step.dismissed,
+        synced_at=time.time(),
+        **_side_columns("source", results.get("source")),  # type: ignore[arg-type]
+        **_side_columns("target", results.get("target")),
+    )
+
+
+class Executor:
+    def __init__(
+        self,
+        rule: str,
+        calendars: Mapping[Side, Calendar],
+        store: StateStore,
+        limiters: Mapping[Side, anyio.CapacityLimiter],
+    ) -> None:
+        self.rule = rule
+        self.calendars = calendars
+        self.store = store
+        self.limiters = limiters
+        self.outcome = Outcome()
+
+    async def run(self, plan: Plan) -> Outcome:
+        async with anyio.create_task_group() as tasks:
+            for step in plan.steps:
+                tasks.start_soon(self._run_step, step)
+        return self.outcome
+
+    async def _write(self, write: Write) -> Item | None:
+        calendar = self.calendars[write.side]
+        async with self.limiters[write.side]:
+            if write.op == "create":
+                assert write.obj is not None and write.key is not None
+                return await calendar.create(write.obj, write.key)
+            assert write.item_id is not None and write.etag is not None
+            if write.op == "update":
+                assert write.obj is not None
+                return await calendar.update(write.item_id, write.obj, write.etag)
+            try:
+                await calendar.delete(write.item_id, write.etag)
+            except NotFound:
+                pass  # already gone: what we wanted
+            return None
+
+    async def _run_step(self, step: Step) -> None:
+        results: dict[Side, Item | None] = dict(step.current)
+        for write in step.writes:
+            try:
+                results[write.side] = await self._write(write)
+            except ItemError as exc:
+                self._item_failed(step, write, exc)
+                return
+            except (TemporaryError, PermanentError) as exc:
+                self.outcome.calendar_errors.append(str(exc))
+                log.warning("write failed", rule=self.rule, side=write.side, op=write.op,
+                            error=str(exc))
+                return
+            self._count(write)
+        self._commit(step, results)
+
+    def _count(self, write: Write) -> None:
+        if write.op == "create":
+            self.outcome.created += 1
+        elif write.op == "update":
+            self.outcome.updated += 1
+        else:
+            self.outcome.deleted += 1
+
+    def _item_failed(self, step: Step, write: Write, exc: ItemError) -> None:
+        item_id = write.item_id or write.key or step.key
+        reason = "changed meanwhile; re-planned next cycle" if isinstance(
+            exc, PreconditionFailed
+        ) else str(exc)
+        self.outcome.item_errors.append(f"{write.side} {item_id}: {reason}")
+        log.warning("item skipped", rule=self.rule, side=write.side, op=write.op, item=item_id,
+                    title=step.title, error=reason)
+        if write.item_id is not None:
+            self.store.set_item_error(self.rule, write.side, write.item_id, reason)
+            return
+        original = step.current.get(step.origin)
+        if original is not None:  # a create failed: read its original again next cycle
+            self.store.set_item_error(self.rule, step.origin, original.id, reason)
+
+    def _commit(self, step: Step, results: Mapping[Side, Item | None]) -> None:
+        if step.conflict is not None:
+            conflict = step.conflict
+            if not conflict.detected_at:
+                conflict = replace(conflict, detected_at=time.time())
+            self.store.put_conflict(conflict)
+            self.outcome.conflicts += 1
+            return
+        if step.replaces is not None:
+            self.store.delete_pair(self.rule, step.replaces)
+        if step.forget:
+            self.store.delete_pair(self.rule, step.key)
+        else:
+            self.store.put_pair(self.rule, pair_after(step, results))
+        if step.settles_conflict:
+            self.store.delete_conflict(self.rule, step.key)
+        ids = {side: item.id for side, item in results.items() if item is not None}
+        for side, item_id in ids.items():
+            self.store.clear_item_errors(self.rule, side, [item_id])

@@ -1,0 +1,646 @@
+"""The planner: from what both sides hold now and what the state remembers, to a plan.
+
+Pure: no I/O, no clock (``now`` comes in through the window). The engine gathers everything
+the planner may need — changed objects, the pairs they touch, possible copies to adopt — into a
+:class:`PlanInput`; the same input always gives the same plan.
+
+Vocabulary: an *original* is an object a user made; its *copy* is what this rule made from it
+on the other side (marked with the rule's name, the original's UID and a deterministic key).
+A *pair* is an original and its copy as the state database remembers them. In a one-way rule
+originals live on the source; in a two-way rule on either side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+from calsyncd.model.event import CalendarObject, Event, Marker
+from calsyncd.model.hashing import content_hash
+from calsyncd.model.ical import parse_object, serialize_object
+from calsyncd.providers.base import Item, Window
+from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, Side
+from calsyncd.sync.filters import Clause, selected
+from calsyncd.sync.keys import copy_key
+from calsyncd.sync.mapping import MAPPED_FIELDS, FieldMapping, derive, write_back
+from calsyncd.sync.plan import ItemProblem, Plan, Step, Write, display_start, other
+from calsyncd.sync.window import in_window
+
+ConflictPolicy = Literal["source-wins", "target-wins", "newest-wins", "merge", "manual"]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything the planner needs to know about a rule, resolved from its config."""
+
+    rule: str
+    two_way: bool
+    forward: FieldMapping
+    reverse: FieldMapping
+    include: Sequence[Clause] = ()
+    exclude: Sequence[Clause] = ()
+    conflict: ConflictPolicy = "newest-wins"
+    revert_target_changes: bool = True
+    propagate_deletes: bool = True
+    max_deletes: int | None = None
+    max_deletes_percent: float | None = 50.0
+    calendars: Mapping[Side, str] = field(default_factory=lambda: {"source": "", "target": ""})
+    owners: Mapping[Side, str | None] = field(
+        default_factory=lambda: {"source": None, "target": None}
+    )
+
+    def mapping_to(self, side: Side) -> FieldMapping:
+        """The mapping that makes objects on ``side`` from the other side's."""
+        return self.forward if side == "target" else self.reverse
+
+
+@dataclass(frozen=True, slots=True)
+class SideView:
+    """One side as the engine saw it this cycle.
+
+    ``items`` holds current content for every object the planner may need (changed ones and
+    those fetched for adoption); ``deleted`` ids gone since the last cycle; with ``full`` set,
+    anything not in ``items`` or ``skipped`` is gone.
+    """
+
+    items: Mapping[str, Item] = field(default_factory=dict)
+    deleted: frozenset[str] = frozenset()
+    full: bool = False
+    skipped: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInput:
+    policy: Policy
+    window: Window
+    source: SideView
+    target: SideView
+    pairs: Mapping[str, PairRecord]
+    """Every pair touching a changed or deleted id (all pairs when a side is listed in full)."""
+    pair_count: int
+    conflicts: Mapping[str, ConflictRecord] = field(default_factory=dict)
+    rerender: bool = False
+    """The rule's mapping changed: every pair in ``pairs`` is rendered again."""
+    allow_mass_delete: bool = False
+
+    def view(self, side: Side) -> SideView:
+        return self.source if side == "source" else self.target
+
+
+def _hash(obj: CalendarObject) -> str:
+    return content_hash(obj)
+
+
+def _decode(text: str | None, what: str) -> CalendarObject | None:
+    return parse_object(text, source=what) if text else None
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("created", "extra"))
+_SHOWN_FIELDS = ("title", "start", "end", *MAPPED_FIELDS[1:], "status", "recurrence")
+
+
+def changed_fields(before: CalendarObject | None, after: CalendarObject) -> tuple[str, ...]:
+    """The user-facing fields that differ, for ``plan`` output."""
+    if before is None:
+        return ()
+    names: set[str] = set()
+    a, b = before.first, after.first
+    pairs = {
+        "title": (a.title, b.title),
+        "start": (a.start, b.start),
+        "end": (a.end, b.end),
+        "description": (a.description, b.description),
+        "location": (a.location, b.location),
+        "attendees": (a.attendees, b.attendees),
+        "reminders": (sorted(a.reminders), sorted(b.reminders)),
+        "visibility": (a.visibility, b.visibility),
+        "show_as": (a.show_as, b.show_as),
+        "categories": (a.categories, b.categories),
+        "conference": (a.conference_url, b.conference_url),
+        "status": (a.status, b.status),
+        "recurrence": ((a.rrules, a.rdates, a.exdates), (b.rrules, b.rdates, b.exdates)),
+    }
+    names = {name for name, (x, y) in pairs.items() if x != y}
+    if dict(before.overrides) != dict(after.overrides):
+        names.add("occurrences")
+    return tuple(n for n in (*_SHOWN_FIELDS, "occurrences") if n in names)
+
+
+class _Planner:
+    def __init__(self, given: PlanInput) -> None:
+        self.given = given
+        self.policy = given.policy
+        self.steps: dict[str, Step] = {}
+        self.problems: list[ItemProblem] = []
+        self.pair_of: dict[Side, dict[str, str]] = {side: {} for side in SIDES}
+        for key, pair in given.pairs.items():
+            for side in SIDES:
+                item_id = pair.side_id(side)
+                if item_id is not None:
+                    self.pair_of[side][item_id] = key
+        self.by_uid: dict[Side, dict[str, Item]] = {side: {} for side in SIDES}
+        self.by_marker: dict[Side, dict[str, Item]] = {side: {} for side in SIDES}
+        for side in SIDES:
+            for item in sorted(given.view(side).items.values(), key=lambda i: i.id):
+                marker = item.obj.marker
+                if marker is not None and marker.rule == self.policy.rule:
+                    self.by_marker[side].setdefault(marker.key, item)
+                else:
+                    self.by_uid[side].setdefault(item.obj.uid, item)
+        self.claimed: dict[Side, set[str]] = {side: set() for side in SIDES}
+        self.pairs: dict[str, PairRecord] = dict(given.pairs)
+
+    # -- entry -----------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        self._rebind_moved()
+        keys = set(self.pairs) if self.given.rerender else set()
+        for side in SIDES:
+            view = self.given.view(side)
+            for item_id in (*view.items, *view.deleted):
+                key = self.pair_of[side].get(item_id)
+                if key is not None:
+                    keys.add(key)
+            if view.full:
+                keys.update(
+                    key
+                    for item_id, key in self.pair_of[side].items()
+                    if item_id not in view.items and item_id not in view.skipped
+                )
+        keys.update(k for k, c in self.given.conflicts.items() if c.resolution and k in self.pairs)
+        for key in sorted(keys):
+            pair = self.pairs[key]
+            for side in SIDES:
+                item_id = pair.side_id(side)
+                if item_id is not None:
+                    self.claimed[side].add(item_id)
+            step = self._pair_step(pair)
+            if step is not None:
+                self.steps[step.key] = step
+        for side in SIDES:
+            for item in sorted(self.given.view(side).items.values(), key=lambda i: i.id):
+                if item.id not in self.pair_of[side] and item.id not in self.claimed[side]:
+                    self._unpaired(side, item)
+        plan = Plan(
+            rule=self.policy.rule,
+            steps=[self.steps[k] for k in sorted(self.steps)],
+            problems=self.problems,
+        )
+        return self._guard(plan)
+
+    def _key_of(self, side: Side, obj: CalendarObject) -> str | None:
+        """The pair key an object belongs to: as an original, or as a copy of this rule."""
+        marker = obj.marker
+        if marker is None:
+            return copy_key(self.policy.rule, side, obj.uid)
+        if marker.rule == self.policy.rule:
+            return copy_key(self.policy.rule, other(side), marker.origin)
+        return None
+
+    def _gone(self, side: Side, item_id: str | None) -> bool:
+        view = self.given.view(side)
+        return item_id is None or item_id in view.deleted or (
+            view.full and item_id not in view.items and item_id not in view.skipped
+        )
+
+    def _rebind_moved(self) -> None:
+        """Point a pair at an object's new id when it moved (same UID, new file or href)."""
+        for side in SIDES:
+            for item in self.given.view(side).items.values():
+                if item.id in self.pair_of[side]:
+                    continue
+                key = self._key_of(side, item.obj)
+                pair = self.pairs.get(key) if key is not None else None
+                if pair is None or not self._gone(side, pair.side_id(side)):
+                    continue
+                old_id = pair.side_id(side)
+                if side == "source":
+                    pair = replace(pair, source_id=item.id, source_etag=item.etag)
+                else:
+                    pair = replace(pair, target_id=item.id, target_etag=item.etag)
+                self.pairs[pair.key] = pair
+                if old_id is not None:
+                    self.pair_of[side].pop(old_id, None)
+                self.pair_of[side][item.id] = pair.key
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _current(self, pair: PairRecord, side: Side) -> Item | None:
+        """The object on ``side`` now: changed content, else as last synced, else gone."""
+        item_id = pair.side_id(side)
+        if item_id is None:
+            return None
+        view = self.given.view(side)
+        if item_id in view.items:
+            return view.items[item_id]
+        if item_id in view.deleted or (view.full and item_id not in view.skipped):
+            return None
+        base = _decode(pair.source_base if side == "source" else pair.target_base, item_id)
+        etag = pair.source_etag if side == "source" else pair.target_etag
+        if base is None or etag is None:
+            return None
+        return Item(item_id, etag, base)
+
+    def _recorded_hash(self, pair: PairRecord, side: Side) -> str | None:
+        return pair.source_hash if side == "source" else pair.target_hash
+
+    def _base(self, pair: PairRecord, side: Side) -> CalendarObject | None:
+        return _decode(pair.source_base if side == "source" else pair.target_base, pair.key)
+
+    def _marker(self, key: str, origin_uid: str) -> Marker:
+        return Marker(rule=self.policy.rule, origin=origin_uid, key=key)
+
+    def _derive(self, origin: Side, original: CalendarObject, key: str) -> CalendarObject:
+        copy_side = other(origin)
+        return derive(
+            original,
+            self.policy.mapping_to(copy_side),
+            marker=self._marker(key, original.uid),
+            calendar=self.policy.calendars[origin],
+        )
+
+    def _write_back(self, origin: Side, original: CalendarObject, copy: CalendarObject) -> CalendarObject:
+        return write_back(
+            original,
+            copy,
+            self.policy.mapping_to(origin),
+            calendar=self.policy.calendars[other(origin)],
+        )
+
+    def _selected(self, side: Side, obj: CalendarObject) -> bool:
+        return selected(obj, self.policy.include, self.policy.exclude, self.policy.owners[side])
+
+    def _newer(self, a: CalendarObject, b: CalendarObject) -> bool:
+        """Whether ``a`` was modified later than ``b`` (unknown times count as oldest)."""
+        ta, tb = a.first.last_modified, b.first.last_modified
+        if ta is None:
+            return False
+        return tb is None or ta > tb
+
+    def _step(
+        self,
+        key: str,
+        origin: Side,
+        origin_uid: str,
+        current: dict[Side, Item | None],
+        *,
+        shown: CalendarObject | None,
+        **details: object,
+    ) -> Step:
+        title = start = ""
+        if shown is not None:
+            title = shown.first.title or ""
+            start = display_start(shown)
+        return Step(key, origin, origin_uid, current, title=title, start=start, **details)  # type: ignore[arg-type]
+
+    # -- pairs -----------------------------------------------------------------------------
+
+    def _pair_step(self, pair: PairRecord) -> Step | None:
+        origin: Side = pair.origin
+        copy_side = other(origin)
+        current: dict[Side, Item | None] = {s: self._current(pair, s) for s in SIDES}
+        orig, copy = current[origin], current[copy_side]
+        key = pair.key
+        if orig is None and copy is None:
+            return self._step(key, origin, pair.origin_uid, current, shown=None, forget=True)
+        changed = {
+            side: item is not None and _hash(item.obj) != self._recorded_hash(pair, side)
+            for side, item in current.items()
+        }
+        if orig is not None and not self._selected(origin, orig.obj):
+            orig = None  # left the filter: the copy goes as if the original were deleted
+            changed[origin] = False
+        if orig is None:
+            assert copy is not None
+            return self._original_gone(pair, current, copy, changed[copy_side])
+        if copy is None:
+            return self._copy_gone(pair, current, orig, changed[origin])
+        return self._both_present(pair, current, orig, copy, changed)
+
+    def _original_gone(
+        self, pair: PairRecord, current: dict[Side, Item | None], copy: Item, copy_changed: bool
+    ) -> Step:
+        origin = pair.origin
+        copy_side = other(origin)
+        if self.policy.two_way and copy_changed:
+            return self._promote(pair, current, copy)
+        if self.policy.propagate_deletes:
+            return self._step(
+                pair.key, origin, pair.origin_uid, current, shown=copy.obj, forget=True,
+                writes=(Write("delete", copy_side, item_id=copy.id, etag=copy.etag),),
+            )
+        return self._step(pair.key, origin, pair.origin_uid, current, shown=copy.obj, forget=True)
+
+    def _promote(self, pair: PairRecord, current: dict[Side, Item | None], copy: Item) -> Step:
+        """The original was deleted but its copy edited: the edit wins, the copy becomes the
+        original (its marker removed) and a new copy is made on the other side."""
+        new_origin = other(pair.origin)
+        original = copy.obj.with_marker(None)
+        key = copy_key(self.policy.rule, new_origin, original.uid)
+        new_copy = self._derive(new_origin, original, key)
+        return self._step(
+            key, new_origin, original.uid, {new_origin: copy, pair.origin: None},
+            shown=original, replaces=pair.key, written_hash=_hash(new_copy),
+            writes=(
+                Write("update", new_origin, original, item_id=copy.id, etag=copy.etag),
+                Write("create", pair.origin, new_copy, key=key),
+            ),
+        )
+
+    def _copy_gone(
+        self, pair: PairRecord, current: dict[Side, Item | None], orig: Item, orig_changed: bool
+    ) -> Step:
+        origin = pair.origin
+        copy_side = other(origin)
+        key = pair.key
+        if pair.dismissed:
+            return self._step(key, origin, pair.origin_uid, current, shown=None,
+                              dismissed=True, written_hash=pair.written_hash)
+        recreate = (
+            not self.policy.two_way and self.policy.revert_target_changes
+        ) or (self.policy.two_way and orig_changed)
+        if recreate:
+            desired = self._derive(origin, orig.obj, key)
+            return self._step(
+                key, origin, pair.origin_uid, current, shown=orig.obj,
+                written_hash=_hash(desired), writes=(Write("create", copy_side, desired, key=key),),
+            )
+        if self.policy.two_way and self.policy.propagate_deletes:
+            return self._step(
+                key, origin, pair.origin_uid, current, shown=orig.obj, forget=True,
+                writes=(Write("delete", origin, item_id=orig.id, etag=orig.etag),),
+            )
+        return self._step(key, origin, pair.origin_uid, current, shown=None,
+                          dismissed=True, written_hash=pair.written_hash)
+
+    def _both_present(
+        self,
+        pair: PairRecord,
+        current: dict[Side, Item | None],
+        orig: Item,
+        copy: Item,
+        changed: dict[Side, bool],
+    ) -> Step:
+        origin = pair.origin
+        copy_side = other(origin)
+        desired = self._derive(origin, orig.obj, pair.key)
+        desired_hash = _hash(desired)
+        copy_hash = _hash(copy.obj)
+        resolution = self._resolution(pair.key)
+
+        def update_copy(target: CalendarObject, target_hash: str, **extra: object) -> Step:
+            if target_hash == copy_hash:
+                return record(written_hash=target_hash, **extra)
+            return self._step(
+                pair.key, origin, pair.origin_uid, current, shown=orig.obj,
+                written_hash=target_hash, fields=changed_fields(copy.obj, target),
+                writes=(Write("update", copy_side, target, item_id=copy.id, etag=copy.etag),),
+                **extra,
+            )
+
+        def record(**extra: object) -> Step:
+            details: dict[str, object] = {"written_hash": pair.written_hash, **extra}
+            return self._step(pair.key, origin, pair.origin_uid, current, shown=None, **details)
+
+        if not changed[copy_side] and resolution is None:
+            if desired_hash != pair.written_hash:
+                return update_copy(desired, desired_hash)
+            return record()
+        if not self.policy.two_way:
+            if (
+                self.policy.revert_target_changes
+                or changed[origin]
+                or desired_hash != pair.written_hash
+            ):
+                return update_copy(desired, desired_hash)
+            return record()
+        # Two-way, the copy changed (maybe the original too).
+        if copy_hash == desired_hash and resolution is None:
+            return record(written_hash=desired_hash)
+        winner = resolution or self._winner(pair, orig, copy, changed)
+        settles = {"settles_conflict": True} if resolution is not None else {}
+        if winner == "conflict":
+            return self._conflict(pair, current, orig, copy)
+        if winner == origin:
+            return update_copy(desired, desired_hash, **settles)
+        if winner == "merge":
+            new_orig = self._merge(pair, orig.obj, copy.obj)
+        else:
+            new_orig = self._write_back(origin, orig.obj, copy.obj)
+        new_copy = self._derive(origin, new_orig, pair.key)
+        new_copy_hash = _hash(new_copy)
+        writes: list[Write] = []
+        if _hash(new_orig) != _hash(orig.obj):
+            writes.append(Write("update", origin, new_orig, item_id=orig.id, etag=orig.etag))
+        if new_copy_hash != copy_hash:
+            writes.append(Write("update", copy_side, new_copy, item_id=copy.id, etag=copy.etag))
+        return self._step(
+            pair.key, origin, pair.origin_uid, current, shown=new_orig,
+            written_hash=new_copy_hash, writes=tuple(writes),
+            fields=changed_fields(orig.obj, new_orig), **settles,
+        )
+
+    def _resolution(self, key: str) -> Side | None:
+        conflict = self.given.conflicts.get(key)
+        return conflict.resolution if conflict is not None else None
+
+    def _winner(
+        self, pair: PairRecord, orig: Item, copy: Item, changed: dict[Side, bool]
+    ) -> Side | Literal["merge", "conflict"]:
+        origin = pair.origin
+        copy_side = other(origin)
+        if not changed[origin]:
+            return copy_side
+        policy = self.policy.conflict
+        if policy == "source-wins":
+            return "source"
+        if policy == "target-wins":
+            return "target"
+        if policy == "manual":
+            return "conflict"
+        if policy == "merge" and self._base(pair, origin) is not None:
+            return "merge"
+        source, target = (orig, copy) if origin == "source" else (copy, orig)
+        return "target" if self._newer(target.obj, source.obj) else "source"
+
+    def _conflict(
+        self, pair: PairRecord, current: dict[Side, Item | None], orig: Item, copy: Item
+    ) -> Step:
+        source, target = (orig, copy) if pair.origin == "source" else (copy, orig)
+        record = ConflictRecord(
+            rule=self.policy.rule,
+            key=pair.key,
+            title=orig.obj.first.title or "",
+            source_body=serialize_object(source.obj).decode(),
+            target_body=serialize_object(target.obj).decode(),
+            source_hash=_hash(source.obj),
+            target_hash=_hash(target.obj),
+            detected_at=0.0,
+        )
+        existing = self.given.conflicts.get(pair.key)
+        if existing is not None and (existing.source_hash, existing.target_hash) == (
+            record.source_hash,
+            record.target_hash,
+        ):
+            record = existing
+        return self._step(
+            pair.key, pair.origin, pair.origin_uid, current, shown=orig.obj,
+            conflict=record, written_hash=pair.written_hash,
+            fields=changed_fields(orig.obj, self._write_back(pair.origin, orig.obj, copy.obj)),
+        )
+
+    def _merge(self, pair: PairRecord, orig: CalendarObject, copy: CalendarObject) -> CalendarObject:
+        """Field-level three-way merge in the original's terms; same-field edits: newest wins."""
+        origin = pair.origin
+        base = self._base(pair, origin)
+        assert base is not None
+        theirs = self._write_back(origin, base, copy)
+        copy_newer = self._newer(copy, orig)
+        if not set(orig.overrides) == set(base.overrides) == set(theirs.overrides):
+            # Occurrences were added or removed: merge the series as a whole, newest wins.
+            return self._write_back(origin, orig, copy) if copy_newer else orig
+
+        def merge_event(b: Event | None, o: Event | None, t: Event | None) -> Event | None:
+            if b is None or o is None or t is None:
+                return o
+            values: dict[str, object] = {}
+            for name in _EVENT_FIELDS:
+                bv, ov, tv = getattr(b, name), getattr(o, name), getattr(t, name)
+                if ov != bv and tv != bv and ov != tv:
+                    values[name] = tv if copy_newer else ov
+                elif tv != bv:
+                    values[name] = tv
+                else:
+                    values[name] = ov
+            return replace(o, **values)  # type: ignore[arg-type]
+
+        master = merge_event(base.master, orig.master, theirs.master)
+        overrides = {
+            rid: merge_event(base.overrides[rid], event, theirs.overrides.get(rid)) or event
+            for rid, event in orig.overrides.items()
+        }
+        return replace(orig, master=master, overrides=overrides)
+
+    # -- unpaired objects ------------------------------------------------------------------
+
+    def _unpaired(self, side: Side, item: Item) -> None:
+        marker = item.obj.marker
+        if marker is not None:
+            if marker.rule == self.policy.rule:
+                self._unpaired_copy(side, item, marker)
+            return  # a copy made by another rule is never copied again
+        if side == "target" and not self.policy.two_way:
+            return
+        self._unpaired_original(side, item)
+
+    def _unpaired_original(self, side: Side, item: Item) -> None:
+        obj = item.obj
+        if not self._selected(side, obj) or not in_window(obj, self.given.window):
+            return
+        key = copy_key(self.policy.rule, side, obj.uid)
+        if key in self.steps:
+            self.problems.append(ItemProblem(side, item.id, f"duplicate UID {obj.uid!r}; skipped"))
+            return
+        copy_side = other(side)
+        self.claimed[side].add(item.id)
+        desired = self._derive(side, obj, key)
+        existing = self.by_marker[copy_side].get(key) or self._same_uid(copy_side, obj.uid)
+        if existing is not None and existing.id not in self.pair_of[copy_side]:
+            self.claimed[copy_side].add(existing.id)
+            self.steps[key] = self._adopt(side, item, existing, key, desired)
+            return
+        self.steps[key] = self._step(
+            key, side, obj.uid, {side: item, copy_side: None}, shown=obj,
+            written_hash=_hash(desired), writes=(Write("create", copy_side, desired, key=key),),
+        )
+
+    def _same_uid(self, side: Side, uid: str) -> Item | None:
+        item = self.by_uid[side].get(uid)
+        if item is None or item.id in self.claimed[side]:
+            return None
+        return item
+
+    def _adopt(self, origin: Side, orig: Item, copy: Item, key: str, desired: CalendarObject) -> Step:
+        """Pair an existing copy (found by marker or UID) instead of making a second one."""
+        copy_side = other(origin)
+        current: dict[Side, Item | None] = {origin: orig, copy_side: copy}
+        desired_hash = _hash(desired)
+        writes: tuple[Write, ...] = ()
+        if _hash(copy.obj) != desired_hash or copy.obj.marker != desired.marker:
+            if self.policy.two_way and copy.obj.marker is None and self._newer(copy.obj, orig.obj):
+                new_orig = self._write_back(origin, orig.obj, copy.obj)
+                desired = self._derive(origin, new_orig, key)
+                desired_hash = _hash(desired)
+                writes = (Write("update", origin, new_orig, item_id=orig.id, etag=orig.etag),)
+            writes = (*writes, Write("update", copy_side, desired, item_id=copy.id, etag=copy.etag))
+        return self._step(
+            key, origin, orig.obj.uid, current, shown=orig.obj, adopt=True,
+            written_hash=desired_hash, writes=writes, fields=changed_fields(copy.obj, desired),
+        )
+
+    def _unpaired_copy(self, side: Side, item: Item, marker: Marker) -> None:
+        origin = other(side)
+        key = copy_key(self.policy.rule, origin, marker.origin)
+        if key in self.steps or item.id in self.claimed[side]:
+            return
+        original = self._same_uid(origin, marker.origin)
+        if original is not None and original.id not in self.pair_of[origin]:
+            if self._selected(origin, original.obj):
+                self.claimed[origin].add(original.id)
+                self.claimed[side].add(item.id)
+                desired = self._derive(origin, original.obj, key)
+                self.steps[key] = self._adopt(origin, original, item, key, desired)
+            return
+        if original is None and self.policy.propagate_deletes:
+            # The engine looked the original up by UID (view, then state) and found nothing:
+            # an orphan, e.g. left behind by a crash after its original was deleted.
+            self.claimed[side].add(item.id)
+            self.steps[key] = self._step(
+                key, origin, marker.origin, {side: item, origin: None}, shown=item.obj,
+                forget=True, writes=(Write("delete", side, item_id=item.id, etag=item.etag),),
+            )
+
+    # -- guard -----------------------------------------------------------------------------
+
+    def _guard(self, plan: Plan) -> Plan:
+        if self.given.allow_mass_delete:
+            return plan
+        total = self.given.pair_count
+        for side in SIDES:
+            deletes = sum(
+                1 for step in plan.steps for w in step.writes if w.op == "delete" and w.side == side
+            )
+            view = self.given.view(other(side))
+            emptied = deletes > 0 and total > 1 and view.full and not view.items and not view.skipped
+            limit = self._limit(total)
+            if emptied or (deletes > 1 and deletes > limit):
+                why = (
+                    f"the {other(side)} calendar is suddenly empty"
+                    if emptied
+                    else f"{deletes} deletions on the {side} exceed the guard ({self._describe_limit(total)})"
+                )
+                reason = (
+                    f"{why}; nothing was deleted. Check the {other(side)} calendar, then run "
+                    f"`calsyncd sync --rule {self.policy.rule} --allow-mass-delete`"
+                )
+                return replace(plan, hold=reason)
+        return plan
+
+    def _limit(self, total: int) -> float:
+        limits: list[float] = []
+        if self.policy.max_deletes is not None:
+            limits.append(self.policy.max_deletes)
+        if self.policy.max_deletes_percent is not None:
+            limits.append(total * self.policy.max_deletes_percent / 100)
+        return min(limits) if limits else float("inf")
+
+    def _describe_limit(self, total: int) -> str:
+        if self.policy.max_deletes is not None:
+            return f"max_deletes {self.policy.max_deletes}"
+        return f"max_deletes {self.policy.max_deletes_percent:g}% of {total} synced"
+
+
+def plan(given: PlanInput) -> Plan:
+    """The plan for one cycle of one rule."""
+    return _Planner(given).plan()
