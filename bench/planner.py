@@ -22,13 +22,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsyncd.model.event import CalendarObject, Event
+from calsyncd.model.event import CalendarObject, Event, Marker
 from calsyncd.model.hashing import content_hash
 from calsyncd.model.ical import serialize_object
 from calsyncd.providers.base import Item, Window
 from calsyncd.state.store import PairRecord
 from calsyncd.sync.keys import copy_key
-from calsyncd.sync.mapping import FieldMapping
+from calsyncd.sync.mapping import FieldMapping, derive
 from calsyncd.sync.planner import PlanInput, Policy, SideView, plan
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -55,25 +55,30 @@ def originals(n: int) -> list[Item]:
 
 def synced(items: list[Item]) -> tuple[dict[str, PairRecord], list[Item]]:
     """Pairs as a successful first cycle leaves them, and the copies on the target."""
-    from calsyncd.sync.mapping import derive
-    from calsyncd.model.event import Marker
-
     pairs: dict[str, PairRecord] = {}
     copies: list[Item] = []
     for item in items:
         key = copy_key("bench", "source", item.obj.uid)
-        copy = derive(item.obj, POLICY.forward, marker=Marker("bench", item.obj.uid, key),
-                      calendar="")
+        copy = derive(
+            item.obj, POLICY.forward, marker=Marker("bench", item.obj.uid, key), calendar=""
+        )
         copy_item = Item(f"{key}.ics", f"c-{item.etag}", copy)
         copies.append(copy_item)
         source_hash = content_hash(item.obj)
         copy_hash = content_hash(copy)
         pairs[key] = PairRecord(
-            key=key, origin="source", origin_uid=item.obj.uid,
-            source_id=item.id, source_etag=item.etag, source_hash=source_hash,
+            key=key,
+            origin="source",
+            origin_uid=item.obj.uid,
+            source_id=item.id,
+            source_etag=item.etag,
+            source_hash=source_hash,
             source_base=serialize_object(item.obj).decode(),
-            target_id=copy_item.id, target_etag=copy_item.etag, target_hash=copy_hash,
-            target_base=serialize_object(copy).decode(), written_hash=copy_hash,
+            target_id=copy_item.id,
+            target_etag=copy_item.etag,
+            target_hash=copy_hash,
+            target_base=serialize_object(copy).decode(),
+            written_hash=copy_hash,
         )
     return pairs, copies
 
@@ -81,13 +86,24 @@ def synced(items: list[Item]) -> tuple[dict[str, PairRecord], list[Item]]:
 def scenario_inputs(name: str, n: int) -> PlanInput:
     items = originals(n)
     if name == "initial":
-        return PlanInput(POLICY, WINDOW, SideView({i.id: i for i in items}, full=True),
-                         SideView(full=True), pairs={}, pair_count=0)
+        return PlanInput(
+            POLICY,
+            WINDOW,
+            SideView({i.id: i for i in items}, full=True),
+            SideView(full=True),
+            pairs={},
+            pair_count=0,
+        )
     pairs, copies = synced(items)
     if name == "full-relist":
-        return PlanInput(POLICY, WINDOW, SideView({i.id: i for i in items}, full=True),
-                         SideView({c.id: c for c in copies}, full=True), pairs=pairs,
-                         pair_count=n)
+        return PlanInput(
+            POLICY,
+            WINDOW,
+            SideView({i.id: i for i in items}, full=True),
+            SideView({c.id: c for c in copies}, full=True),
+            pairs=pairs,
+            pair_count=n,
+        )
     edited = {}
     for item in items[:10]:
         master = item.obj.master
@@ -119,8 +135,17 @@ def main(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict[str, Any]]:
             repeat = 3 if n <= 10_000 else 1
             seconds, mib = measure(lambda given=given: plan(given), repeat)
             steps = len(plan(given).steps)
-            rows.append({"scenario": name, "events": n, "seconds": round(seconds, 4),
-                         "peak_mib": round(mib, 1), "steps": steps})
-            print(f"| {name:12} | {n:>7} | {seconds * 1000:>10.1f} ms | {mib:>8.1f} MiB | {steps:>7} |",
-                  flush=True)
+            rows.append(
+                {
+                    "scenario": name,
+                    "events": n,
+                    "seconds": round(seconds, 4),
+                    "peak_mib": round(mib, 1),
+                    "steps": steps,
+                }
+            )
+            line = (
+                f"| {name:12} | {n:>7} | {seconds * 1000:>8.1f} ms | {mib:>6.1f} MiB | {steps:>7} |"
+            )
+            print(line, flush=True)
     return rows

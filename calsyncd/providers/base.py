@@ -77,7 +77,9 @@ class Changes:
 
     With ``full`` set, ``items`` (plus ``skipped``) is the whole calendar and anything not in it
     is gone; otherwise ``items`` are the objects created or changed since the cursor and
-    ``deleted`` the ids removed since.
+    ``deleted`` the ids removed since. Unreadable objects are reported in ``skipped`` on every
+    listing, incremental ones included, until they are fixed or removed; a skipped id may be a
+    label that matches no item (``feed.ics#3``) when the object's id could not be read.
     """
 
     items: list[Item]
@@ -110,9 +112,8 @@ class Calendar(ABC):
     ) -> None:
         await self.aclose()
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - a hook; most calendars hold nothing
         """Release what the calendar holds (connections, file handles). Idempotent."""
-        return None
 
     @abstractmethod
     async def list_changes(self, cursor: str | None, window: Window | None = None) -> Changes:

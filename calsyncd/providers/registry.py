@@ -23,7 +23,9 @@ def describe(name: str, endpoint: Endpoint) -> str:
     return f"{name}/{endpoint.calendar}" if endpoint.calendar else name
 
 
-def _open_local(name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient) -> Calendar:
+def _open_local(
+    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient
+) -> Calendar:
     from calsyncd.providers.local import LocalCalendar
 
     assert isinstance(conn, LocalConnection)

@@ -1,0 +1,1 @@
+"""The provider conformance suite (``contract.py``) and its runs against each provider."""

@@ -1,0 +1,5 @@
+"""Fixtures of the conformance runs."""
+
+from conformance.fixtures import feed_path, feed_server, http_client, no_leaked_threads
+
+__all__ = ["feed_path", "feed_server", "http_client", "no_leaked_threads"]

@@ -1,0 +1,1 @@
+"""Provider-specific tests (what the shared conformance suite cannot say)."""
