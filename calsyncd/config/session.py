@@ -1,0 +1,78 @@
+"""One load of the configuration: files read, problems collected, revision hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from calsyncd.config.base import normalize_path
+from calsyncd.config.problems import located, plain_problem, with_path
+from calsyncd.config.secrets import resolve_references
+from calsyncd.config.yamlsource import Loc, YamlDocument, parse_yaml
+from calsyncd.errors import ConfigError, Problem
+
+
+def display_path(path: Path) -> str:
+    """How a path is shown in messages: as given if relative, else relative to cwd if inside."""
+    if not path.is_absolute():
+        return os.path.normpath(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class Session:
+    """One load: the problems found so far, the order of sources, the revision hash."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.order: dict[str, int] = {}
+        self.digest = hashlib.sha256()
+
+    def source(self, name: str) -> str:
+        self.order.setdefault(name, len(self.order))
+        return name
+
+    def add(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.source(problem.path)
+            self.problems.append(problem)
+
+    def sorted_problems(self) -> list[Problem]:
+        return sorted(self.problems, key=lambda p: (self.order.get(p.path, 0), p.line, p.column))
+
+    def read(self, path: Path) -> YamlDocument | None:
+        shown = self.source(display_path(path))
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            self.add([plain_problem(shown, "no such file")])
+            return None
+        except IsADirectoryError:
+            self.add([plain_problem(shown, "is a folder, not a file")])
+            return None
+        except OSError as exc:
+            self.add([plain_problem(shown, f"cannot read: {exc.strerror or exc}")])
+            return None
+        self.digest.update(f"{normalize_path(path)}\0{len(raw)}\0".encode())
+        self.digest.update(raw)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.add([plain_problem(shown, f"not UTF-8 text (byte {exc.start})")])
+            return None
+        try:
+            return parse_yaml(text, shown)
+        except ConfigError as exc:
+            self.add(exc.problems)
+            return None
+
+    def resolve(self, doc: YamlDocument, base_dir: Path) -> tuple[Any, dict[Loc, str]]:
+        """Resolve secret references; unresolvable ones are problems at their value."""
+        resolution = resolve_references(doc.data, base_dir=base_dir)
+        self.add(located(doc, loc, with_path(loc, msg)) for loc, msg in resolution.errors)
+        return resolution.data, resolution.references
