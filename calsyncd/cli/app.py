@@ -9,24 +9,27 @@ as one line per problem on stderr and gives a non-zero exit code — never a tra
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from calsyncd import __version__
+import httpx
+from pydantic import SecretStr
+
+from calsyncd import __version__, log
 from calsyncd.config import (
     DEFAULT_SETTINGS_PATH,
     SETTINGS_ENV,
     Config,
-    display_path,
+    Rule,
     find_settings_path,
     load_config,
-    rule_file_json_schema,
 )
-from calsyncd.errors import ConfigError
+from calsyncd.errors import ConfigError, StateError
+from calsyncd.state.store import StateStore
+from calsyncd.sync.engine import CycleResult
+from calsyncd.sync.service import SyncService
 
 Handler = Callable[[argparse.Namespace], int]
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -73,69 +76,66 @@ def print_problems(error: ConfigError) -> None:
         print(problem, file=sys.stderr)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def secret_values(config: Config) -> list[str]:
+    """Every resolved secret in the configuration, to scrub from logs."""
+    values = []
+    for connection in config.connections.values():
+        for name in type(connection).model_fields:
+            value = getattr(connection, name)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+    return values
 
 
-def summary(config: Config) -> str:
-    """``ok: 3 rules, 5 connections in 2 files``."""
-    return (
-        f"ok: {_plural(len(config.rules), 'rule')}, "
-        f"{_plural(len(config.connections), 'connection')} "
-        f"in {_plural(len(config.rule_files), 'file')}"
-    )
-
-
-# -- check --------------------------------------------------------------------------------
-
-
-def _configure_check(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        type=Path,
-        help="rule files or folders to check instead of those the settings name",
-    )
-
-
-@command("check", "validate the settings and rule files; touches no calendar", _configure_check)
-def check(args: argparse.Namespace) -> int:
-    """Exit 0 when valid, 1 with every problem on stderr otherwise.
-
-    With PATHs only those rule files are checked; the settings (for ``defaults``) are read when
-    ``--config`` or ``$CALSYNCD_CONFIG`` names them or the default file exists, else the
-    built-in defaults apply.
-    """
-    found = settings_path(args)
-    explicit = bool(args.config or os.environ.get(SETTINGS_ENV))
-    rule_paths: list[Path] | None = args.paths or None
-    path: Path | None = found
-    if not explicit and not found.exists():
-        if rule_paths is None:
-            print(
-                f"{display_path(found)}: no such file (give --config PATH or set {SETTINGS_ENV})",
-                file=sys.stderr,
-            )
-            return 1
-        path = None
+def load_for_command(args: argparse.Namespace) -> Config | None:
+    """The configuration, with logging set up from it; ``None`` after printing problems."""
     try:
-        config = load_config(path, rule_paths=rule_paths)
+        config = load_config(settings_path(args))
     except ConfigError as exc:
         print_problems(exc)
-        return 1
-    print(summary(config))
-    return 0
+        return None
+    log.setup(config.settings.log.level, config.settings.log.format)
+    log.register_secrets(secret_values(config))
+    return config
 
 
-# -- schema -------------------------------------------------------------------------------
+def open_state(config: Config, *, readonly: bool) -> StateStore | None:
+    """The state database (read-only: nothing is created); ``None`` after printing why."""
+    path = config.settings.state
+    try:
+        return StateStore.open_readonly(path) if readonly else StateStore.open(path)
+    except StateError as exc:
+        print(exc, file=sys.stderr)
+        return None
 
 
-@command("schema", "print the JSON Schema of rule files")
-def schema(args: argparse.Namespace) -> int:
-    del args
-    print(json.dumps(rule_file_json_schema(), indent=2, ensure_ascii=False))
-    return 0
+def rules_to_run(config: Config, name: str | None) -> list[Rule] | None:
+    """The rule named (paused or not), or every rule that is not paused."""
+    if name is None:
+        return [rule for rule in config.rules.values() if not rule.paused]
+    rule = config.rules.get(name)
+    if rule is None:
+        known = ", ".join(config.rules) or "none"
+        print(f"no rule named {name!r} (rules: {known})", file=sys.stderr)
+        return None
+    return [rule]
+
+
+async def run_cycles(
+    config: Config,
+    store: StateStore,
+    rules: list[Rule],
+    *,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+) -> list[CycleResult]:
+    """One cycle of each rule, in order, sharing one HTTP client."""
+    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
+        service = SyncService(config.connections, store, http)
+        return [
+            await service.cycle(rule, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
+            for rule in rules
+        ]
 
 
 # -- entry point --------------------------------------------------------------------------
