@@ -51,6 +51,10 @@ def _print_plan(result: CycleResult) -> None:
     assert plan is not None
     if plan.hold is not None:
         print(f"{result.rule}: would be held: {plan.hold}")
+        print("  held back (run only with --allow-mass-delete):")
+        for step in plan.steps:
+            for line in _step_lines(step):
+                print("  " + line)
         return
     visible = [step for step in plan.steps if step.visible]
     if not visible:

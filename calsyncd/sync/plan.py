@@ -86,20 +86,27 @@ class Plan:
 
     def actions(self) -> list[dict[str, Any]]:
         """The plan as the JSON actions of ``calsyncd plan --json``."""
+        if self.hold is not None:  # a held cycle writes nothing at all
+            hold = {"op": "hold", "side": None, "item": self.rule, "title": self.hold}
+            return [{**hold, "start": "", "fields": []}]
         actions: list[dict[str, Any]] = []
-        if self.hold is not None:
-            actions.append({"op": "hold", "side": None, "item": self.rule,
-                            "title": self.hold, "start": "", "fields": []})
         for step in self.steps:
             base = {"title": step.title, "start": step.start, "fields": list(step.fields)}
             if step.adopt:
-                actions.append({"op": "adopt", "side": _other(step.origin),
-                                "item": step.key, **base})
+                actions.append(
+                    {"op": "adopt", "side": _other(step.origin), "item": step.key, **base}
+                )
             if step.conflict is not None:
                 actions.append({"op": "conflict", "side": None, "item": step.key, **base})
             for write in step.writes:
-                actions.append({"op": write.op, "side": write.side,
-                                "item": write.item_id or write.key or step.key, **base})
+                actions.append(
+                    {
+                        "op": write.op,
+                        "side": write.side,
+                        "item": write.item_id or write.key or step.key,
+                        **base,
+                    }
+                )
         return actions
 
 
