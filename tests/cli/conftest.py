@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,7 @@ class Project:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
+def project(tmp_path: Path) -> Project:
     root = tmp_path / "project"
     for folder in ("config", "rules", "calendars"):
         (root / folder).mkdir(parents=True)
@@ -82,4 +81,4 @@ def project(tmp_path: Path) -> Iterator[Project]:
         "rules: ../rules\nstate: ../state/calsyncd.db\nhealth: {listen: ''}\n"
         "log: {level: warning, format: json}\n"
     )
-    yield Project(root)
+    return Project(root)

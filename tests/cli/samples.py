@@ -45,8 +45,9 @@ def weekly_series() -> CalendarObject:
         rrules=(),
         exdates=(),
     )
-    return CalendarObject(uid="series-review@firm.example", master=master,
-                          overrides={moved_from: moved})
+    return CalendarObject(
+        uid="series-review@firm.example", master=master, overrides={moved_from: moved}
+    )
 
 
 def fifty_objects() -> list[CalendarObject]:
@@ -54,17 +55,27 @@ def fifty_objects() -> list[CalendarObject]:
     objects.append(
         CalendarObject(
             uid="all-day-offsite@firm.example",
-            master=Event(start=date(2027, 2, 1), end=date(2027, 2, 3), title="Offsite",
-                         show_as=ShowAs.FREE, last_modified=STAMP),
+            master=Event(
+                start=date(2027, 2, 1),
+                end=date(2027, 2, 3),
+                title="Offsite",
+                show_as=ShowAs.FREE,
+                last_modified=STAMP,
+            ),
         )
     )
     ny = datetime(2027, 3, 15, 14, tzinfo=NEW_YORK)
     objects.append(
         CalendarObject(
             uid="ny-hearing@firm.example",
-            master=Event(start=ny, end=ny + timedelta(hours=2), title="Hearing in New York",
-                         location="Courthouse, Room 3B", categories=("Court Date",),
-                         last_modified=STAMP),
+            master=Event(
+                start=ny,
+                end=ny + timedelta(hours=2),
+                title="Hearing in New York",
+                location="Courthouse, Room 3B",
+                categories=("Court Date",),
+                last_modified=STAMP,
+            ),
         )
     )
     for i in range(47):
@@ -81,9 +92,7 @@ def fifty_objects() -> list[CalendarObject]:
             reminders=(timedelta(minutes=15),) if i % 4 == 0 else (),
             organizer=Person("clerk@firm.example", "Clerk") if i % 6 == 0 else None,
             attendees=(
-                (Attendee("client@example.org", "Client", Response.ACCEPTED),)
-                if i % 6 == 0
-                else ()
+                (Attendee("client@example.org", "Client", Response.ACCEPTED),) if i % 6 == 0 else ()
             ),
             url=f"https://cases.example/{1000 + i}" if i % 9 == 0 else None,
             last_modified=STAMP,

@@ -57,7 +57,8 @@ def assert_one_copy_each(project: Project) -> None:
     copies = project.objects("b").values()
     origins = Counter(c.marker.origin for c in copies if c.marker is not None)
     assert len(copies) == EVENTS
-    assert len(origins) == EVENTS and max(origins.values()) == 1
+    assert len(origins) == EVENTS
+    assert max(origins.values()) == 1
 
 
 def test_repeated_sigkill_then_rerun_leaves_no_duplicate(project: Project) -> None:

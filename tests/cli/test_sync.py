@@ -50,10 +50,13 @@ def test_two_way_fifty_objects_field_for_field_then_nothing_to_do(project: Proje
     assert a.keys() == b.keys() == {o.uid for o in originals}
     for uid, original in a.items():
         assert content(b[uid]) == content(original), uid
-        assert b[uid].marker is not None and b[uid].marker.rule == "mirror"
+        assert b[uid].marker is not None
+        assert b[uid].marker.rule == "mirror"
     series = b["series-review@firm.example"]
-    assert series.master is not None and len(series.overrides) == 1
-    assert series.master.exdates and series.master.start.tzinfo.key == "Europe/Berlin"  # type: ignore[union-attr]
+    assert series.master is not None
+    assert len(series.overrides) == 1
+    assert series.master.exdates
+    assert series.master.start.tzinfo.key == "Europe/Berlin"
 
     stamps = (project.stamps("a"), project.stamps("b"))
     assert "mirror: ok: 0 created, 0 updated, 0 deleted" in project.run("sync").stdout
@@ -85,8 +88,10 @@ def test_edits_and_deletes_propagate_both_ways(project: Project) -> None:
     project.run("sync")
     a = by_origin(project.objects("a"))
     b = by_origin(project.objects("b"))
-    assert original.uid not in b and "appt-10@firm.example" not in a
-    assert a.keys() == b.keys() and len(a) == 48
+    assert original.uid not in b
+    assert "appt-10@firm.example" not in a
+    assert a.keys() == b.keys()
+    assert len(a) == 48
 
 
 def test_merge_keeps_edits_of_different_fields(project: Project) -> None:
@@ -96,15 +101,19 @@ def test_merge_keeps_edits_of_different_fields(project: Project) -> None:
     name = "o07.ics"
     original = project.objects("a")[name]
     project.put("a", name, edit(original, later, title="Title from the source"))
-    copy_name = next(n for n, o in project.objects("b").items()
-                     if o.marker and o.marker.origin == original.uid)
+    copy_name = next(
+        n for n, o in project.objects("b").items() if o.marker and o.marker.origin == original.uid
+    )
     copy = project.objects("b")[copy_name]
     project.put("b", copy_name, edit(copy, later, location="Location from the target"))
 
     project.run("sync")
     for side in ("a", "b"):
         merged = by_origin(project.objects(side))[original.uid].first
-        assert (merged.title, merged.location) == ("Title from the source", "Location from the target")
+        assert (merged.title, merged.location) == (
+            "Title from the source",
+            "Location from the target",
+        )
 
 
 def test_manual_holds_both_versions_until_resolved(project: Project) -> None:
@@ -114,9 +123,12 @@ def test_manual_holds_both_versions_until_resolved(project: Project) -> None:
     name = "o08.ics"
     original = project.objects("a")[name]
     project.put("a", name, edit(original, later, title="Source version"))
-    copy_name = next(n for n, o in project.objects("b").items()
-                     if o.marker and o.marker.origin == original.uid)
-    project.put("b", copy_name, edit(project.objects("b")[copy_name], later, title="Target version"))
+    copy_name = next(
+        n for n, o in project.objects("b").items() if o.marker and o.marker.origin == original.uid
+    )
+    project.put(
+        "b", copy_name, edit(project.objects("b")[copy_name], later, title="Target version")
+    )
 
     project.run("sync")
     assert project.objects("a")[name].first.title == "Source version"
@@ -151,7 +163,8 @@ def test_busy_block_copies_reveal_nothing_but_time(project: Project) -> None:
             assert event.title == "Busy"
             assert (event.description, event.location, event.url) == (None, None, None)
             assert (event.attendees, event.organizer, event.categories) == ((), None, ())
-            assert event.show_as.value == "busy" and event.visibility.value == "private"
+            assert event.show_as.value == "busy"
+            assert event.visibility.value == "private"
     text = b"".join(p.read_bytes() for p in project.calendar("home").glob("*.ics"))
     for secret in (b"Case 10", b"Office", b"client@example.org", b"cases.example"):
         assert secret not in text
@@ -171,7 +184,8 @@ def test_mass_delete_is_held_until_allowed(project: Project) -> None:
         (project.calendar("a") / f"e{i}.ics").unlink()
 
     held = project.run("sync", check=1)
-    assert "held" in held.stdout and "--allow-mass-delete" in held.stdout
+    assert "held" in held.stdout
+    assert "--allow-mass-delete" in held.stdout
     assert len(project.objects("b")) == 10
     status = project.run_json("status")["rules"]["guarded"]
     assert status["state"] == "held"
@@ -190,14 +204,17 @@ def test_plan_writes_nothing_and_prints_the_contract_document(project: Project) 
     document = project.run_json("plan")
     actions = document["rules"]["mirror"]["actions"]
     assert len(actions) == 50
-    assert {a["op"] for a in actions} == {"create"} and {a["side"] for a in actions} == {"target"}
+    assert {a["op"] for a in actions} == {"create"}
+    assert {a["side"] for a in actions} == {"target"}
     first = next(a for a in actions if a["title"] == "Hearing in New York")
     assert first["start"] == "2027-03-15T14:00-04:00"
     assert set(first) == {"op", "side", "item", "title", "start", "fields"}
     assert not project.state.exists()
-    assert project.objects("b") == {} and project.stamps("a") == before
+    assert project.objects("b") == {}
+    assert project.stamps("a") == before
     human = project.run("plan").stdout
-    assert human.startswith("mirror: 50 create") and "Hearing in New York" in human
+    assert human.startswith("mirror: 50 create")
+    assert "Hearing in New York" in human
 
 
 def test_unknown_rule_and_broken_config_are_one_line_errors(project: Project) -> None:
