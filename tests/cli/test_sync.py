@@ -224,3 +224,14 @@ def test_unknown_rule_and_broken_config_are_one_line_errors(project: Project) ->
     (project.root / "rules" / "rules.yaml").write_text("rules:\n  - name: x\n    sorce: {}\n")
     done = project.run("sync", check=1)
     assert "rules.yaml:3:5:" in done.stderr
+
+
+def test_malformed_file_is_skipped_by_name_and_the_rest_syncs(project: Project) -> None:
+    seed(project)
+    (project.calendar("a") / "broken.ics").write_text("BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:x\n")
+    done = project.run("sync")
+    assert "broken.ics" in done.stderr
+    assert len(project.objects("b")) == 50
+    again = project.run("sync")
+    assert "broken.ics" in again.stderr
+    assert len(project.objects("b")) == 50
