@@ -82,7 +82,10 @@ class Marker:
 class ExtraProperty:
     """An iCalendar property the model has no field for, kept verbatim for the round trip.
 
-    ``line`` is the property's folded-free content line (``NAME;PARAM=x:value``).
+    ``line`` is the property's folded-free content line (``NAME;PARAM=x:value``). A
+    subcomponent the model has no field for (an alarm that is not a plain reminder) is kept
+    the same way: ``name`` is the component name (``VALARM``) and ``line`` its unfolded lines
+    from ``BEGIN:`` to ``END:`` joined by ``"\\n"`` (content lines never contain one).
     """
 
     name: str
