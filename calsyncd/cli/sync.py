@@ -79,22 +79,28 @@ def _plan_json(results: list[CycleResult]) -> dict[str, Any]:
     }
 
 
+def _cycles(args: argparse.Namespace, *, dry_run: bool) -> list[CycleResult] | None:
+    """One cycle of the rules the arguments name; ``None`` after printing why not."""
+    config = load_for_command(args)
+    rules = rules_to_run(config, args.rule) if config is not None else None
+    store = open_state(config, readonly=dry_run) if config and rules is not None else None
+    if config is None or rules is None or store is None:
+        return None
+    allow = getattr(args, "allow_mass_delete", False)
+    try:
+        return anyio.run(
+            lambda: run_cycles(config, store, rules, dry_run=dry_run, allow_mass_delete=allow)
+        )
+    finally:
+        store.close()
+
+
 @command("plan", "show what the next cycle would do; writes nothing", _configure_plan)
 def plan(args: argparse.Namespace) -> int:
     """Exit 0, or 1 if a rule could not be read."""
-    config = load_for_command(args)
-    if config is None:
+    results = _cycles(args, dry_run=True)
+    if results is None:
         return 1
-    rules = rules_to_run(config, args.rule)
-    if rules is None:
-        return 1
-    store = open_state(config, readonly=True)
-    if store is None:
-        return 1
-    try:
-        results = anyio.run(lambda: run_cycles(config, store, rules, dry_run=True))
-    finally:
-        store.close()
     if args.json:
         print(json.dumps(_plan_json(results), indent=2, ensure_ascii=False))
     else:
@@ -119,21 +125,9 @@ def _outcome_line(result: CycleResult) -> str:
 @command("sync", "run one cycle of every rule (or one) and exit", _configure_sync)
 def sync(args: argparse.Namespace) -> int:
     """Exit 0 when every rule synced, 1 when any failed or was held."""
-    config = load_for_command(args)
-    if config is None:
+    results = _cycles(args, dry_run=False)
+    if results is None:
         return 1
-    rules = rules_to_run(config, args.rule)
-    if rules is None:
-        return 1
-    store = open_state(config, readonly=False)
-    if store is None:
-        return 1
-    try:
-        results = anyio.run(
-            lambda: run_cycles(config, store, rules, allow_mass_delete=args.allow_mass_delete)
-        )
-    finally:
-        store.close()
     for result in results:
         print(_outcome_line(result))
         for problem in result.problems + result.outcome.item_errors:
