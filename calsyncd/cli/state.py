@@ -1,105 +1,86 @@
-"""``status``, ``conflicts`` and ``resolve``: what the state database knows, and settling
-conflicts held by the ``manual`` policy."""
+"""``status``, ``conflicts`` and ``resolve``: what the running daemon (else the state
+database) knows, and settling conflicts held by the ``manual`` policy."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import httpx
 
-from calsyncd import __version__
 from calsyncd.cli.app import command, load_for_command, open_state, run_cycles
 from calsyncd.config import Config
+from calsyncd.daemon.status import status_document, when
 from calsyncd.model.ical import parse_object
-from calsyncd.providers.registry import describe
-from calsyncd.state.store import ConflictRecord, RuleRecord, StateStore
+from calsyncd.state.store import ConflictRecord, StateStore
 from calsyncd.sync.plan import display_start
 
 
 def _when(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
-
-
-def _rule_state(record: RuleRecord, paused: bool) -> str:
-    if paused:
-        return "paused"
-    if record.held_reason:
-        return "held"
-    if record.last_attempt is None:
-        return "syncing"
-    if record.last_error and record.last_attempt != record.last_success:
-        return "error"
-    return "ok"
+    return when(timestamp)
 
 
 def state_report(
     config: Config | None, config_error: str | None, store: StateStore
 ) -> dict[str, Any]:
-    """The ``/status`` document as the state database alone can tell it (no daemon)."""
-    records = {r.rule: r for r in store.rules()}
-    names = list(config.rules) if config is not None else list(records)
-    conflicts: dict[str, int] = {}
-    for conflict in store.conflicts():
-        conflicts[conflict.rule] = conflicts.get(conflict.rule, 0) + 1
-    rules: dict[str, Any] = {}
-    for name in names:
-        record = records.get(name, RuleRecord(rule=name))
-        rule = config.rules.get(name) if config is not None else None
-        rules[name] = {
-            "state": _rule_state(record, bool(rule and rule.paused)),
-            "last_success": _when(record.last_success),
-            "last_attempt": _when(record.last_attempt),
-            "last_error": record.held_reason or record.last_error,
-            "next_run": None,
-            "counts": {
-                "created": record.created,
-                "updated": record.updated,
-                "deleted": record.deleted,
-                "conflicts": conflicts.get(name, 0),
-            },
-            "source": describe(rule.source.connection, rule.source) if rule else None,
-            "target": describe(rule.target.connection, rule.target) if rule else None,
-        }
-    return {
-        "version": __version__,
-        "daemon": False,
-        "config": {
-            "revision": config.revision if config is not None else None,
-            "loaded_at": None,
-            "error": config_error,
-        },
-        "rules": rules,
-    }
+    """The ``/status`` document as the state database alone can tell it (no daemon), with
+    ``daemon: false``."""
+    return {**status_document(config, store, config_error=config_error), "daemon": False}
+
+
+def daemon_report(config: Config, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The running daemon's ``/status`` with ``daemon: true``, or ``None`` when no daemon
+    answers on the settings' ``health.listen`` (or it is disabled)."""
+    address = config.settings.health.address
+    if address is None:
+        return None
+    host, port = address
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url = f"http://[{host}]:{port}/status" if ":" in host else f"http://{host}:{port}/status"
+    try:
+        response = httpx.get(url, timeout=timeout)
+        document = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(document, dict) or not {"version", "config", "rules"} <= document.keys():
+        return None  # something else listens there
+    return {**document, "daemon": True}
 
 
 def _configure_status(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
-@command("status", "show each rule's state (from the state database)", _configure_status)
+@command(
+    "status",
+    "show each rule's state (from the running daemon, else the state database)",
+    _configure_status,
+)
 def status(args: argparse.Namespace) -> int:
     config = load_for_command(args)
     if config is None:
         return 1
-    store = open_state(config, readonly=True)
-    if store is None:
-        return 1
-    try:
-        report = state_report(config, None, store)
-    finally:
-        store.close()
+    report = daemon_report(config)
+    if report is None:
+        store = open_state(config, readonly=True)
+        if store is None:
+            return 1
+        try:
+            report = state_report(config, None, store)
+        finally:
+            store.close()
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(
-        f"calsyncd {report['version']} — config {report['config']['revision']} (no daemon running)"
-    )
+    source = "daemon running" if report["daemon"] else "no daemon running"
+    print(f"calsyncd {report['version']} — config {report['config']['revision']} ({source})")
+    if report["config"]["error"]:
+        print("the configuration on disk is invalid; the daemon runs the last valid one:")
+        for line in report["config"]["error"].splitlines():
+            print(f"  {line}")
     for name, rule in report["rules"].items():
         counts = rule["counts"]
         line = (
@@ -108,6 +89,8 @@ def status(args: argparse.Namespace) -> int:
         )
         if counts["conflicts"]:
             line += f" !{counts['conflicts']}"
+        if rule["next_run"]:
+            line += f"  next {rule['next_run']}"
         print(line)
         if rule["last_error"] and rule["state"] in ("error", "held"):
             print(f"  {rule['last_error']}")

@@ -3,22 +3,33 @@
 Opens the two calendars of a rule, runs one :class:`~calsyncd.sync.engine.Cycle`, closes
 them, and records the outcome in the state database. Writes to one connection are bounded by
 one limiter shared by every rule that uses it.
+
+:meth:`SyncService.run` also says *why* a cycle failed — :class:`CycleFailure`, temporary or
+permanent — which the daemon needs to choose between backing off and holding the rule. The
+engine keeps only error messages, so the calendars are wrapped in :class:`_Watched`, which
+notes the class of every calendar-level error on its way through.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import TracebackType
+from typing import Literal, Self
 
 import anyio
 import httpx
 import structlog
 
+from calsyncd import log as logs
 from calsyncd.config.connections import Connection
 from calsyncd.config.rules import Endpoint, Rule
-from calsyncd.errors import CalsyncdError
-from calsyncd.providers.base import Calendar
+from calsyncd.errors import CalsyncdError, ItemError, PermanentError, TemporaryError
+from calsyncd.model.event import CalendarObject
+from calsyncd.providers.base import Calendar, Changes, Item, Window
 from calsyncd.providers.registry import describe, open_calendar
 from calsyncd.state.store import Side, StateStore
 from calsyncd.sync.engine import Cycle, CycleResult
@@ -27,33 +38,170 @@ from calsyncd.sync.window import window_around
 
 log = structlog.get_logger("calsyncd.sync")
 
+FailureKind = Literal["temporary", "permanent"]
+
+
+@dataclass(frozen=True, slots=True)
+class CycleFailure:
+    """Why a cycle could not sync its rule.
+
+    ``permanent``: retrying will not help until the operator acts (credentials, a calendar
+    that does not exist, a write to a read-only calendar). ``temporary``: anything else —
+    network, rate limits, the state database — with the server's ``retry_after`` if given.
+    """
+
+    kind: FailureKind
+    retry_after: float | None = None
+
+
+@dataclass(slots=True)
+class CycleReport:
+    """One cycle as the daemon sees it: the engine's result plus timing and failure kind."""
+
+    result: CycleResult
+    cycle_id: str
+    duration: float = 0.0
+    failure: CycleFailure | None = None
+
+
+@dataclass(slots=True)
+class _Errors:
+    """Calendar-level errors seen during one cycle (item errors are the engine's business)."""
+
+    seen: list[CalsyncdError] = field(default_factory=list)
+
+    def note(self, exc: BaseException) -> None:
+        if isinstance(exc, CalsyncdError) and not isinstance(exc, ItemError):
+            self.seen.append(exc)
+
+    def failure(self) -> CycleFailure:
+        if any(isinstance(e, PermanentError) for e in self.seen):
+            return CycleFailure("permanent")
+        hints = [e.retry_after for e in self.seen if isinstance(e, TemporaryError)]
+        known = [h for h in hints if h is not None]
+        return CycleFailure("temporary", max(known) if known else None)
+
+
+def _single_error(group: BaseExceptionGroup[BaseException]) -> CalsyncdError | None:
+    """The first calsyncd error in a task group's errors, or ``None`` if anything else is in
+    it (a bug, which must surface as it is)."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending[:0] = exc.exceptions
+        else:
+            leaves.append(exc)
+    errors = [leaf for leaf in leaves if isinstance(leaf, CalsyncdError)]
+    return errors[0] if errors and len(errors) == len(leaves) else None
+
+
+class _Watched(Calendar):
+    """A calendar that notes every calendar-level error raised through it, then re-raises."""
+
+    def __init__(self, inner: Calendar, errors: _Errors) -> None:
+        super().__init__(inner.where)
+        self.capabilities = inner.capabilities
+        self._inner = inner
+        self._errors = errors
+
+    async def __aenter__(self) -> Self:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def list_changes(self, cursor: str | None, window: Window | None = None) -> Changes:
+        try:
+            return await self._inner.list_changes(cursor, window)
+        except CalsyncdError as exc:
+            self._errors.note(exc)
+            raise
+
+    async def get(self, item_id: str) -> Item:
+        try:
+            return await self._inner.get(item_id)
+        except CalsyncdError as exc:
+            self._errors.note(exc)
+            raise
+
+    async def create(self, obj: CalendarObject, key: str) -> Item:
+        try:
+            return await self._inner.create(obj, key)
+        except CalsyncdError as exc:
+            self._errors.note(exc)
+            raise
+
+    async def update(self, item_id: str, obj: CalendarObject, etag: str) -> Item:
+        try:
+            return await self._inner.update(item_id, obj, etag)
+        except CalsyncdError as exc:
+            self._errors.note(exc)
+            raise
+
+    async def delete(self, item_id: str, etag: str) -> None:
+        try:
+            await self._inner.delete(item_id, etag)
+        except CalsyncdError as exc:
+            self._errors.note(exc)
+            raise
+
 
 class SyncService:
-    """Runs cycles of rules against one state store and one shared HTTP client."""
+    """Runs cycles of rules against one state store.
+
+    Providers get ``http``, the shared client — or, with ``http_for``, the client that
+    function returns for the connection's name (the daemon counts requests per connection).
+    """
 
     def __init__(
         self,
         connections: Mapping[str, Connection],
         store: StateStore,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None,
+        *,
+        http_for: Callable[[str], httpx.AsyncClient] | None = None,
     ) -> None:
+        if http is None and http_for is None:
+            raise ValueError("give http or http_for")
         self.connections = connections
         self.store = store
         self.http = http
+        self._http_for = http_for
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
+
+    def use_connections(self, connections: Mapping[str, Connection]) -> None:
+        """Switch to a reloaded configuration's connections. The write limiter of a connection
+        that changed or went away is dropped (a cycle still running keeps the one it has)."""
+        for name in list(self._limiters):
+            if connections.get(name) != self.connections.get(name):
+                del self._limiters[name]
+        self.connections = connections
 
     def _limiter(self, name: str, calendar: Calendar) -> anyio.CapacityLimiter:
         limiter = self._limiters.get(name)
         if limiter is None:
-            configured = self.connections[name].max_concurrency
+            connection = self.connections.get(name)
+            configured = connection.max_concurrency if connection is not None else None
             limiter = anyio.CapacityLimiter(configured or calendar.capabilities.max_concurrency)
             self._limiters[name] = limiter
         return limiter
 
     def _open(self, endpoint: Endpoint) -> Calendar:
-        return open_calendar(
-            endpoint.connection, self.connections[endpoint.connection], endpoint, http=self.http
-        )
+        name = endpoint.connection
+        http = self._http_for(name) if self._http_for is not None else self.http
+        assert http is not None
+        return open_calendar(name, self.connections[name], endpoint, http=http)
 
     async def cycle(
         self,
@@ -64,28 +212,86 @@ class SyncService:
         now: datetime | None = None,
     ) -> CycleResult:
         """One cycle of ``rule``. With ``dry_run`` nothing is written, remote or state."""
-        cycle_log = log.bind(rule=rule.name, cycle_id=uuid.uuid4().hex[:12])
+        report = await self.run(rule, dry_run=dry_run, allow_mass_delete=allow_mass_delete, now=now)
+        return report.result
+
+    async def run(
+        self,
+        rule: Rule,
+        *,
+        dry_run: bool = False,
+        allow_mass_delete: bool = False,
+        now: datetime | None = None,
+        cycle_id: str | None = None,
+    ) -> CycleReport:
+        """:meth:`cycle`, reporting also how long it took and why it failed, if it did.
+
+        Every log line of the cycle carries ``rule=`` and ``cycle_id=``. A
+        :class:`~calsyncd.errors.StateError` from recording the outcome is raised.
+        """
+        report = CycleReport(CycleResult(rule.name), cycle_id or uuid.uuid4().hex[:12])
+        started = time.monotonic()
+        with logs.bound(rule=rule.name, cycle_id=report.cycle_id):
+            errors = _Errors()
+            report.result = await self._run(
+                rule, errors, dry_run=dry_run, allow_mass_delete=allow_mass_delete, now=now
+            )
+            report.duration = time.monotonic() - started
+            if report.result.error is not None:
+                report.failure = errors.failure()
+        return report
+
+    async def _attempt(
+        self,
+        rule: Rule,
+        errors: _Errors,
+        moment: datetime,
+        dry_run: bool,
+        allow_mass_delete: bool,
+    ) -> CycleResult:
+        endpoints: dict[Side, Endpoint] = {"source": rule.source, "target": rule.target}
+        calendars: dict[Side, Calendar] = {
+            side: _Watched(self._open(endpoint), errors) for side, endpoint in endpoints.items()
+        }
+        async with calendars["source"], calendars["target"]:
+            limiters = {
+                side: self._limiter(endpoints[side].connection, calendars[side])
+                for side in calendars
+            }
+            cycle = Cycle(
+                policy_for(rule),
+                window_around(moment, rule.window.past, rule.window.future),
+                config_hash(rule),
+                self.store,
+                calendars,
+                limiters=limiters,
+            )
+            return await cycle.run(dry_run=dry_run, allow_mass_delete=allow_mass_delete)
+
+    async def _run(
+        self,
+        rule: Rule,
+        errors: _Errors,
+        *,
+        dry_run: bool,
+        allow_mass_delete: bool,
+        now: datetime | None,
+    ) -> CycleResult:
+        cycle_log = log.bind(rule=rule.name)
         moment = now or datetime.now(UTC)
         result = CycleResult(rule.name)
         try:
-            endpoints: dict[Side, Endpoint] = {"source": rule.source, "target": rule.target}
-            calendars = {side: self._open(endpoint) for side, endpoint in endpoints.items()}
-            async with calendars["source"], calendars["target"]:
-                limiters = {
-                    side: self._limiter(endpoints[side].connection, calendars[side])
-                    for side in calendars
-                }
-                cycle = Cycle(
-                    policy_for(rule),
-                    window_around(moment, rule.window.past, rule.window.future),
-                    config_hash(rule),
-                    self.store,
-                    calendars,
-                    limiters=limiters,
-                )
-                result = await cycle.run(dry_run=dry_run, allow_mass_delete=allow_mass_delete)
+            result = await self._attempt(rule, errors, moment, dry_run, allow_mass_delete)
         except CalsyncdError as exc:
+            errors.note(exc)
             result.error = str(exc)
+        except BaseExceptionGroup as group:
+            # Both sides are listed at once, so a calendar error may come wrapped in a group.
+            found = _single_error(group)
+            if found is None:
+                raise
+            errors.note(found)
+            result.error = str(found)
         for problem in result.problems:
             cycle_log.warning("item skipped", problem=problem)
         if result.error:
