@@ -24,7 +24,7 @@ demo-data:
 
 run: $(STAMP) demo-data
 	$(BIN)/calsyncd --config $(CONFIG) check
-	$(BIN)/calsyncd --config $(CONFIG) sync
+	$(BIN)/calsyncd --config $(CONFIG) run
 
 lint: $(STAMP)
 	$(BIN)/ruff check calsyncd tests bench
