@@ -90,4 +90,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (rule, side, id)
     );
     """,
+    # 2: what a step's writes will leave on each side, recorded before them, so that after a
+    # cycle killed between a write and its row's commit calsyncd knows its own write.
+    """
+    ALTER TABLE pair ADD COLUMN source_pending TEXT;
+    ALTER TABLE pair ADD COLUMN target_pending TEXT
+    """,
 )

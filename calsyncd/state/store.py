@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -46,7 +46,9 @@ class PairRecord:
     ``*_base`` is the iCalendar text of each side as last synced (the base of a three-way
     merge); ``written_hash`` is the hash of the copy as calsyncd last rendered it, so a copy
     that a provider stores lossily is not rewritten every cycle. ``dismissed`` marks a copy the
-    user deleted under ``on_target_change: keep``: it is not created again.
+    user deleted under ``on_target_change: keep``: it is not created again. ``*_pending`` is
+    the content hash a write in flight will leave on that side (set before the write, cleared
+    when the row is committed): content equal to it is calsyncd's own write, not a user's edit.
     """
 
     key: str
@@ -63,9 +65,14 @@ class PairRecord:
     written_hash: str | None
     dismissed: bool = False
     synced_at: float = 0.0
+    source_pending: str | None = None
+    target_pending: str | None = None
 
     def side_id(self, side: Side) -> str | None:
         return self.source_id if side == "source" else self.target_id
+
+    def pending(self, side: Side) -> str | None:
+        return self.source_pending if side == "source" else self.target_pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,8 +300,9 @@ class StateStore:
     def seen_by_uid(self, rule: str, side: Side, uids: Iterable[str]) -> dict[str, SeenRecord]:
         """Records by UID (one per UID; with duplicates, the first by id)."""
         found: dict[str, SeenRecord] = {}
-        for record in sorted(self._seen_where(rule, side, "uid", list(uids)).values(),
-                             key=lambda r: r.id):
+        for record in sorted(
+            self._seen_where(rule, side, "uid", list(uids)).values(), key=lambda r: r.id
+        ):
             found.setdefault(record.uid, record)
         return found
 
@@ -323,6 +331,20 @@ class StateStore:
             f" AND id NOT IN (SELECT {column} FROM pair WHERE rule = ? AND {column} IS NOT NULL)"
             " ORDER BY span_start LIMIT ?",
             (rule, side, start, end, rule, limit),
+        )
+        return [row[0] for row in rows]
+
+    def unlisted_pair_ids(self, rule: str, side: Side) -> list[str]:
+        """Ids of ``side`` that pairs hold but no listing has shown yet: objects calsyncd
+        itself wrote after the listing of their cycle (a copy it created, say). An incremental
+        listing may never mention one that is deleted before the next listing, so the engine
+        reads them once more to learn whether they still exist."""
+        column = "source_id" if side == "source" else "target_id"
+        rows = self._db.execute(
+            f"SELECT {column} FROM pair WHERE rule = ? AND {column} IS NOT NULL"
+            f" AND {column} NOT IN (SELECT id FROM seen WHERE rule = ? AND side = ?)"
+            f" ORDER BY {column}",
+            (rule, rule, side),
         )
         return [row[0] for row in rows]
 
@@ -417,6 +439,16 @@ class StateStore:
                 f"INSERT OR REPLACE INTO pair (rule, {_PAIR_COLUMNS}) VALUES ({marks})",
                 (rule, *astuple(pair)),
             )
+
+    def set_pending(self, rule: str, key: str, pending: Mapping[Side, str]) -> None:
+        """Record, before writing, the content hash each side will have after the writes of
+        the pair ``key`` (a pair not stored yet has nothing to record)."""
+        with self.transaction() as db:
+            for side, value in pending.items():
+                column = "source_pending" if side == "source" else "target_pending"
+                db.execute(
+                    f"UPDATE pair SET {column} = ? WHERE rule = ? AND key = ?", (value, rule, key)
+                )
 
     def delete_pair(self, rule: str, key: str) -> None:
         with self.transaction() as db:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import anyio
 import structlog
 
-from calsyncd.errors import ItemError, ProviderError
+from calsyncd.errors import ItemError, NotFound, ProviderError
 from calsyncd.model.hashing import content_hash
 from calsyncd.providers.base import Calendar, Changes, Item, Window
 from calsyncd.state.store import SIDES, PairRecord, SeenRecord, Side, StateStore
@@ -50,6 +50,14 @@ class _Listed:
     side: Side
     changes: Changes
     items: dict[str, Item]
+    gone: set[str] = field(default_factory=set)
+    """Ids the listing did not mention that were found deleted when read again."""
+    tried: set[str] = field(default_factory=set)
+    """Ids read again this cycle (each is read once)."""
+
+    @property
+    def deleted(self) -> list[str]:
+        return [*self.changes.deleted, *sorted(self.gone - set(self.changes.deleted))]
 
 
 def _seen_record(policy: Policy, side: Side, item: Item) -> SeenRecord:
@@ -57,8 +65,10 @@ def _seen_record(policy: Policy, side: Side, item: Item) -> SeenRecord:
     marker = obj.marker
     may_hold_originals = side == "source" or policy.two_way
     is_original = marker is None
-    chosen = may_hold_originals and is_original and selected(
-        obj, policy.include, policy.exclude, policy.owners[side]
+    chosen = (
+        may_hold_originals
+        and is_original
+        and selected(obj, policy.include, policy.exclude, policy.owners[side])
     )
     try:
         start, end = span(obj)
@@ -120,13 +130,38 @@ class Cycle:
             except ItemError as exc:
                 self.result.problems.append(f"{side} {item_id}: {exc}")
 
+    async def _read_again(self, listed: _Listed, item_id: str) -> None:
+        """Read an item the listing may not tell about: one that failed in an earlier cycle,
+        or one a pair holds that no listing has shown yet. One deleted meanwhile is reported
+        as deleted — the listing that saw it go is behind the cursor, or none ever will —
+        since otherwise the planner takes the pair's remembered version for the current one."""
+        if (
+            listed.changes.full
+            or item_id in listed.tried
+            or item_id in listed.items
+            or item_id in listed.changes.deleted
+            or any(s.id == item_id for s in listed.changes.skipped)
+        ):
+            return
+        listed.tried.add(item_id)
+        try:
+            listed.items[item_id] = await self.calendars[listed.side].get(item_id)
+        except NotFound:
+            listed.gone.add(item_id)
+        except ItemError as exc:
+            self.result.problems.append(f"{listed.side} {item_id}: {exc}")
+
     async def _complete(self, listed: dict[Side, _Listed]) -> None:
         """Fetch what the planner needs beyond the changes: retries, window entries, copies
         and originals to pair up."""
         for error in self.store.item_errors(self.rule):
-            if not listed[error.side].changes.full:
-                await self._get_many(error.side, [error.id], listed[error.side].items)
-        for side in SIDES if self.policy.two_way else ("source",):
+            await self._read_again(listed[error.side], error.id)
+        for side in SIDES:
+            if not listed[side].changes.full:
+                for item_id in self.store.unlisted_pair_ids(self.rule, side):
+                    await self._read_again(listed[side], item_id)
+        origin_sides: tuple[Side, ...] = SIDES if self.policy.two_way else ("source",)
+        for side in origin_sides:
             if listed[side].changes.full:
                 continue
             candidates = self.store.window_candidates(
@@ -137,7 +172,12 @@ class Cycle:
             there = other(side)
             if listed[there].changes.full:
                 continue
-            paired = self.store.pairs(self.rule, **{f"{side}_ids": list(listed[side].items)})  # type: ignore[arg-type]
+            ids = list(listed[side].items)
+            paired = (
+                self.store.pairs(self.rule, source_ids=ids)
+                if side == "source"
+                else self.store.pairs(self.rule, target_ids=ids)
+            )
             paired_ids = {p.side_id(side) for p in paired.values()}
             uids: set[str] = set()
             keys: set[str] = set()
@@ -168,8 +208,8 @@ class Cycle:
         return self.store.pairs(
             self.rule,
             keys=keys,
-            source_ids=[*listed["source"].items, *listed["source"].changes.deleted],
-            target_ids=[*listed["target"].items, *listed["target"].changes.deleted],
+            source_ids=[*listed["source"].items, *listed["source"].deleted],
+            target_ids=[*listed["target"].items, *listed["target"].deleted],
         )
 
     async def _resolved_conflicts(
@@ -231,14 +271,20 @@ class Cycle:
             return self.result
         if meta.held_reason is not None:
             self.store.release(self.rule)
-        for side in SIDES:  # failures of these items are judged afresh below
-            seen_now = [*listed[side].items, *listed[side].changes.deleted]
-            self.store.clear_item_errors(self.rule, side, seen_now)
         executor = Executor(self.rule, self.calendars, self.store, self.limiters)
         self.result.outcome = outcome = await executor.run(the_plan)
         if outcome.calendar_errors:
             self.result.error = outcome.calendar_errors[0]
             return self.result
+        for side in SIDES:
+            # Earlier failures of the items read this cycle are settled — unless they failed
+            # again. Only now: a cycle that fails or is killed keeps them for the next one.
+            settled = [
+                item_id
+                for item_id in (*listed[side].items, *listed[side].deleted)
+                if (side, item_id) not in executor.failed
+            ]
+            self.store.clear_item_errors(self.rule, side, settled)
         self._commit_listings(listed)
         self.store.set_config_hash(self.rule, self.config_hash)
         return self.result
@@ -247,7 +293,7 @@ class Cycle:
         changes = listed.changes
         return SideView(
             items=listed.items,
-            deleted=frozenset(changes.deleted),
+            deleted=frozenset(listed.deleted),
             full=changes.full,
             skipped=frozenset(s.id for s in changes.skipped),
         )
@@ -256,9 +302,11 @@ class Cycle:
         """Remember what each side holds now, then move the cursors past this cycle."""
         for side in SIDES:
             changes = listed[side].changes
-            records = [_seen_record(self.policy, side, item) for item in listed[side].items.values()]
+            records = [
+                _seen_record(self.policy, side, item) for item in listed[side].items.values()
+            ]
             self.store.update_seen(
-                self.rule, side, records, changes.deleted, replace_all=changes.full
+                self.rule, side, records, listed[side].deleted, replace_all=changes.full
             )
             for skipped in changes.skipped:
                 self.store.set_item_error(self.rule, side, skipped.id, skipped.reason)

@@ -12,6 +12,7 @@ whole calendar (unreachable, credentials) end the cycle as failed.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from calsyncd.errors import ItemError, NotFound, PermanentError, PreconditionFai
 from calsyncd.model.hashing import content_hash
 from calsyncd.model.ical import serialize_object
 from calsyncd.providers.base import Calendar, Item
-from calsyncd.state.store import PairRecord, Side, StateStore
+from calsyncd.state.store import SIDES, PairRecord, Side, StateStore
 from calsyncd.sync.plan import Plan, Step, Write
 
 log = structlog.get_logger("calsyncd.sync")
@@ -47,7 +48,12 @@ class Outcome:
 
 def _side_columns(side: Side, item: Item | None) -> dict[str, str | None]:
     if item is None:
-        return {f"{side}_id": None, f"{side}_etag": None, f"{side}_hash": None, f"{side}_base": None}
+        return {
+            f"{side}_id": None,
+            f"{side}_etag": None,
+            f"{side}_hash": None,
+            f"{side}_base": None,
+        }
     return {
         f"{side}_id": item.id,
         f"{side}_etag": item.etag,
@@ -65,7 +71,7 @@ def pair_after(step: Step, results: Mapping[Side, Item | None]) -> PairRecord:
         written_hash=step.written_hash,
         dismissed=step.dismissed,
         synced_at=time.time(),
-        **_side_columns("source", results.get("source")),  # type: ignore[arg-type]
+        **_side_columns("source", results.get("source")),
         **_side_columns("target", results.get("target")),
     )
 
@@ -83,6 +89,8 @@ class Executor:
         self.store = store
         self.limiters = limiters
         self.outcome = Outcome()
+        self.failed: set[tuple[Side, str]] = set()
+        """Items recorded as failed by this run (to be read again next cycle)."""
 
     async def run(self, plan: Plan) -> Outcome:
         async with anyio.create_task_group() as tasks:
@@ -94,19 +102,20 @@ class Executor:
         calendar = self.calendars[write.side]
         async with self.limiters[write.side]:
             if write.op == "create":
-                assert write.obj is not None and write.key is not None
+                assert write.obj is not None
+                assert write.key is not None
                 return await calendar.create(write.obj, write.key)
-            assert write.item_id is not None and write.etag is not None
+            assert write.item_id is not None
+            assert write.etag is not None
             if write.op == "update":
                 assert write.obj is not None
                 return await calendar.update(write.item_id, write.obj, write.etag)
-            try:
+            with contextlib.suppress(NotFound):  # already gone: what we wanted
                 await calendar.delete(write.item_id, write.etag)
-            except NotFound:
-                pass  # already gone: what we wanted
             return None
 
     async def _run_step(self, step: Step) -> None:
+        self._intend(step)
         results: dict[Side, Item | None] = dict(step.current)
         for write in step.writes:
             try:
@@ -116,11 +125,28 @@ class Executor:
                 return
             except (TemporaryError, PermanentError) as exc:
                 self.outcome.calendar_errors.append(str(exc))
-                log.warning("write failed", rule=self.rule, side=write.side, op=write.op,
-                            error=str(exc))
+                log.warning(
+                    "write failed", rule=self.rule, side=write.side, op=write.op, error=str(exc)
+                )
                 return
             self._count(write)
         self._commit(step, results)
+
+    def _intend(self, step: Step) -> None:
+        """Before a step's writes, record in its pair's row the content each will leave, so
+        that if the cycle dies before the row is committed, the next one can tell these
+        writes from users' edits. Writes that change no content (a marker) are left out:
+        their result is indistinguishable from what was there."""
+        pending: dict[Side, str] = {}
+        for write in step.writes:
+            if write.obj is None:
+                continue
+            intended = content_hash(write.obj)
+            before = step.current.get(write.side)
+            if before is None or content_hash(before.obj) != intended:
+                pending[write.side] = intended
+        if pending:
+            self.store.set_pending(self.rule, step.replaces or step.key, pending)
 
     def _count(self, write: Write) -> None:
         if write.op == "create":
@@ -132,18 +158,35 @@ class Executor:
 
     def _item_failed(self, step: Step, write: Write, exc: ItemError) -> None:
         item_id = write.item_id or write.key or step.key
-        reason = "changed meanwhile; re-planned next cycle" if isinstance(
-            exc, PreconditionFailed
-        ) else str(exc)
+        reason = (
+            "changed meanwhile; re-planned next cycle"
+            if isinstance(exc, PreconditionFailed)
+            else str(exc)
+        )
         self.outcome.item_errors.append(f"{write.side} {item_id}: {reason}")
-        log.warning("item skipped", rule=self.rule, side=write.side, op=write.op, item=item_id,
-                    title=step.title, error=reason)
+        log.warning(
+            "item skipped",
+            rule=self.rule,
+            side=write.side,
+            op=write.op,
+            item=item_id,
+            title=step.title,
+            error=reason,
+        )
+        # Read *every* object of the pair again next cycle, not only the one written: the
+        # cursors move on, and the pair's row (not committed) still holds the old version of
+        # both sides, so a change or a delete seen this cycle would otherwise be planned from
+        # stale content (or a deleted object brought back) next time.
+        ids: set[tuple[Side, str]] = set()
         if write.item_id is not None:
-            self.store.set_item_error(self.rule, write.side, write.item_id, reason)
-            return
-        original = step.current.get(step.origin)
-        if original is not None:  # a create failed: read its original again next cycle
-            self.store.set_item_error(self.rule, step.origin, original.id, reason)
+            ids.add((write.side, write.item_id))
+        ids.update((side, item.id) for side, item in step.current.items() if item is not None)
+        keys = [key for key in (step.key, step.replaces) if key is not None]
+        for pair in self.store.pairs(self.rule, keys=keys).values():
+            ids.update((side, i) for side in SIDES if (i := pair.side_id(side)) is not None)
+        for side, failed_id in sorted(ids):
+            self.store.set_item_error(self.rule, side, failed_id, reason)
+        self.failed.update(ids)
 
     def _commit(self, step: Step, results: Mapping[Side, Item | None]) -> None:
         if step.conflict is not None:
@@ -161,6 +204,8 @@ class Executor:
             self.store.put_pair(self.rule, pair_after(step, results))
         if step.settles_conflict:
             self.store.delete_conflict(self.rule, step.key)
+            if step.replaces is not None:  # a promoted pair: its conflict was held by the old key
+                self.store.delete_conflict(self.rule, step.replaces)
         ids = {side: item.id for side, item in results.items() if item is not None}
         for side, item_id in ids.items():
             self.store.clear_item_errors(self.rule, side, [item_id])

@@ -61,7 +61,9 @@ def clause_matches(clause: Clause, event: Event, owner: str | None = None) -> bo
         clause.description is None or _search(clause.description, event.description),
         clause.location is None or _search(clause.location, event.location),
         clause.categories is None
-        or bool({c.casefold() for c in clause.categories} & {c.casefold() for c in event.categories}),
+        or bool(
+            {c.casefold() for c in clause.categories} & {c.casefold() for c in event.categories}
+        ),
         clause.all_day is None or clause.all_day == event.all_day,
         clause.show_as is None or clause.show_as == event.show_as.value,
         clause.status is None or clause.status == event.status.value,

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
 
 from calsyncd.config.templates import render
 from calsyncd.model.event import (
@@ -32,8 +32,8 @@ from calsyncd.model.event import (
 )
 
 Text = str  # "keep" | "drop" | a template
-KEEP = "keep"
-DROP = "drop"
+KEEP: Final = "keep"
+DROP: Final = "drop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,6 @@ class FieldMapping:
     show_as: Literal["keep", "busy", "free"] | None = KEEP
     categories: Literal["keep", "drop"] | Mapping[str, str] | None = KEEP
     conference: Literal["keep", "drop"] | None = KEEP
-
 
 
 MAPPED_FIELDS = (
@@ -162,9 +161,7 @@ def derive(
     )
 
 
-def _write_back_event(
-    original: Event, copy: Event, mapping: FieldMapping, calendar: str
-) -> Event:
+def _write_back_event(original: Event, copy: Event, mapping: FieldMapping, calendar: str) -> Event:
     """``original`` with what ``mapping`` carries over from ``copy``."""
     changes: dict[str, object] = {
         "start": copy.start,
@@ -193,7 +190,20 @@ def _write_back_event(
         changes["conference_url"] = copy.conference_url
     if mapping.description == KEEP:
         changes["url"] = copy.url
+    if _later(copy.last_modified, original.last_modified):
+        # The original now says what the copy said when it was modified: keep both sides'
+        # LAST-MODIFIED equal, so newest-wins and merge compare like with like next time.
+        changes["last_modified"] = copy.last_modified
     return replace(original, **changes)  # type: ignore[arg-type]
+
+
+def _later(a: datetime | None, b: datetime | None) -> bool:
+    """Whether ``a`` is a later time than ``b`` (unknown counts as oldest; naive as UTC)."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return a.replace(tzinfo=a.tzinfo or UTC) > b.replace(tzinfo=b.tzinfo or UTC)
 
 
 def write_back(

@@ -144,10 +144,12 @@ class _Planner:
         for side in SIDES:
             for item in sorted(given.view(side).items.values(), key=lambda i: i.id):
                 marker = item.obj.marker
-                if marker is not None and marker.rule == self.policy.rule:
-                    self.by_marker[side].setdefault(marker.key, item)
-                else:
+                if marker is None:
                     self.by_uid[side].setdefault(item.obj.uid, item)
+                elif marker.rule == self.policy.rule:
+                    self.by_marker[side].setdefault(marker.key, item)
+                # A copy made by another rule is neither an original nor a copy of this rule:
+                # adopting it (by its UID) would make two rules fight over one object.
         self.claimed: dict[Side, set[str]] = {side: set() for side in SIDES}
         self.pairs: dict[str, PairRecord] = dict(given.pairs)
 
@@ -172,9 +174,9 @@ class _Planner:
         for key in sorted(keys):
             pair = self.pairs[key]
             for side in SIDES:
-                item_id = pair.side_id(side)
-                if item_id is not None:
-                    self.claimed[side].add(item_id)
+                paired_id = pair.side_id(side)
+                if paired_id is not None:
+                    self.claimed[side].add(paired_id)
             step = self._pair_step(pair)
             if step is not None:
                 self.steps[step.key] = step
@@ -200,8 +202,10 @@ class _Planner:
 
     def _gone(self, side: Side, item_id: str | None) -> bool:
         view = self.given.view(side)
-        return item_id is None or item_id in view.deleted or (
-            view.full and item_id not in view.items and item_id not in view.skipped
+        return (
+            item_id is None
+            or item_id in view.deleted
+            or (view.full and item_id not in view.items and item_id not in view.skipped)
         )
 
     def _rebind_moved(self) -> None:
@@ -260,7 +264,9 @@ class _Planner:
             calendar=self.policy.calendars[origin],
         )
 
-    def _write_back(self, origin: Side, original: CalendarObject, copy: CalendarObject) -> CalendarObject:
+    def _write_back(
+        self, origin: Side, original: CalendarObject, copy: CalendarObject
+    ) -> CalendarObject:
         return write_back(
             original,
             copy,
@@ -297,6 +303,14 @@ class _Planner:
     # -- pairs -----------------------------------------------------------------------------
 
     def _pair_step(self, pair: PairRecord) -> Step | None:
+        step = self._pair_step_for(pair)
+        if step.conflict is None and pair.key in self.given.conflicts:
+            # A held conflict that no longer holds (the sides agree, one was deleted, the
+            # pair is gone): settle it, or ``calsyncd conflicts`` would list it for ever.
+            step = replace(step, settles_conflict=True)
+        return step
+
+    def _pair_step_for(self, pair: PairRecord) -> Step:
         origin: Side = pair.origin
         copy_side = other(origin)
         current: dict[Side, Item | None] = {s: self._current(pair, s) for s in SIDES}
@@ -308,14 +322,27 @@ class _Planner:
             side: item is not None and _hash(item.obj) != self._recorded_hash(pair, side)
             for side, item in current.items()
         }
+        # Changed by a user, not by a write of ours whose row a killed cycle never committed.
+        # For the copy that is all (what we write there is rendered from the original); the
+        # original keeps counting as changed (it may hold an unsynced merge), except where a
+        # delete is weighed against an edit.
+        edited = {
+            side: changed[side] and (item is None or _hash(item.obj) != pair.pending(side))
+            for side, item in current.items()
+        }
+        changed[copy_side] = edited[copy_side]
         if orig is not None and not self._selected(origin, orig.obj):
-            orig = None  # left the filter: the copy goes as if the original were deleted
-            changed[origin] = False
+            # Left the filter: the copy goes as if the original were deleted — except that
+            # an edited copy is not promoted to an original (the original still exists, so
+            # a new copy of the promoted one would be a second object with its UID).
+            if copy is None:
+                return self._step(key, origin, pair.origin_uid, current, shown=None, forget=True)
+            return self._original_gone(pair, current, copy, copy_changed=False)
         if orig is None:
             assert copy is not None
-            return self._original_gone(pair, current, copy, changed[copy_side])
+            return self._original_gone(pair, current, copy, edited[copy_side])
         if copy is None:
-            return self._copy_gone(pair, current, orig, changed[origin])
+            return self._copy_gone(pair, current, orig, edited[origin])
         return self._both_present(pair, current, orig, copy, changed)
 
     def _original_gone(
@@ -327,7 +354,12 @@ class _Planner:
             return self._promote(pair, current, copy)
         if self.policy.propagate_deletes:
             return self._step(
-                pair.key, origin, pair.origin_uid, current, shown=copy.obj, forget=True,
+                pair.key,
+                origin,
+                pair.origin_uid,
+                current,
+                shown=copy.obj,
+                forget=True,
                 writes=(Write("delete", copy_side, item_id=copy.id, etag=copy.etag),),
             )
         return self._step(pair.key, origin, pair.origin_uid, current, shown=copy.obj, forget=True)
@@ -340,8 +372,13 @@ class _Planner:
         key = copy_key(self.policy.rule, new_origin, original.uid)
         new_copy = self._derive(new_origin, original, key)
         return self._step(
-            key, new_origin, original.uid, {new_origin: copy, pair.origin: None},
-            shown=original, replaces=pair.key, written_hash=_hash(new_copy),
+            key,
+            new_origin,
+            original.uid,
+            {new_origin: copy, pair.origin: None},
+            shown=original,
+            replaces=pair.key,
+            written_hash=_hash(new_copy),
             writes=(
                 Write("update", new_origin, original, item_id=copy.id, etag=copy.etag),
                 Write("create", pair.origin, new_copy, key=key),
@@ -355,24 +392,48 @@ class _Planner:
         copy_side = other(origin)
         key = pair.key
         if pair.dismissed:
-            return self._step(key, origin, pair.origin_uid, current, shown=None,
-                              dismissed=True, written_hash=pair.written_hash)
-        recreate = (
-            not self.policy.two_way and self.policy.revert_target_changes
-        ) or (self.policy.two_way and orig_changed)
+            return self._step(
+                key,
+                origin,
+                pair.origin_uid,
+                current,
+                shown=None,
+                dismissed=True,
+                written_hash=pair.written_hash,
+            )
+        recreate = (not self.policy.two_way and self.policy.revert_target_changes) or (
+            self.policy.two_way and orig_changed
+        )
         if recreate:
             desired = self._derive(origin, orig.obj, key)
             return self._step(
-                key, origin, pair.origin_uid, current, shown=orig.obj,
-                written_hash=_hash(desired), writes=(Write("create", copy_side, desired, key=key),),
+                key,
+                origin,
+                pair.origin_uid,
+                current,
+                shown=orig.obj,
+                written_hash=_hash(desired),
+                writes=(Write("create", copy_side, desired, key=key),),
             )
         if self.policy.two_way and self.policy.propagate_deletes:
             return self._step(
-                key, origin, pair.origin_uid, current, shown=orig.obj, forget=True,
+                key,
+                origin,
+                pair.origin_uid,
+                current,
+                shown=orig.obj,
+                forget=True,
                 writes=(Write("delete", origin, item_id=orig.id, etag=orig.etag),),
             )
-        return self._step(key, origin, pair.origin_uid, current, shown=None,
-                          dismissed=True, written_hash=pair.written_hash)
+        return self._step(
+            key,
+            origin,
+            pair.origin_uid,
+            current,
+            shown=None,
+            dismissed=True,
+            written_hash=pair.written_hash,
+        )
 
     def _both_present(
         self,
@@ -393,8 +454,13 @@ class _Planner:
             if target_hash == copy_hash:
                 return record(written_hash=target_hash, **extra)
             return self._step(
-                pair.key, origin, pair.origin_uid, current, shown=orig.obj,
-                written_hash=target_hash, fields=changed_fields(copy.obj, target),
+                pair.key,
+                origin,
+                pair.origin_uid,
+                current,
+                shown=orig.obj,
+                written_hash=target_hash,
+                fields=changed_fields(copy.obj, target),
                 writes=(Write("update", copy_side, target, item_id=copy.id, etag=copy.etag),),
                 **extra,
             )
@@ -436,9 +502,15 @@ class _Planner:
         if new_copy_hash != copy_hash:
             writes.append(Write("update", copy_side, new_copy, item_id=copy.id, etag=copy.etag))
         return self._step(
-            pair.key, origin, pair.origin_uid, current, shown=new_orig,
-            written_hash=new_copy_hash, writes=tuple(writes),
-            fields=changed_fields(orig.obj, new_orig), **settles,
+            pair.key,
+            origin,
+            pair.origin_uid,
+            current,
+            shown=new_orig,
+            written_hash=new_copy_hash,
+            writes=tuple(writes),
+            fields=changed_fields(orig.obj, new_orig),
+            **settles,
         )
 
     def _resolution(self, key: str) -> Side | None:
@@ -485,12 +557,19 @@ class _Planner:
         ):
             record = existing
         return self._step(
-            pair.key, pair.origin, pair.origin_uid, current, shown=orig.obj,
-            conflict=record, written_hash=pair.written_hash,
+            pair.key,
+            pair.origin,
+            pair.origin_uid,
+            current,
+            shown=orig.obj,
+            conflict=record,
+            written_hash=pair.written_hash,
             fields=changed_fields(orig.obj, self._write_back(pair.origin, orig.obj, copy.obj)),
         )
 
-    def _merge(self, pair: PairRecord, orig: CalendarObject, copy: CalendarObject) -> CalendarObject:
+    def _merge(
+        self, pair: PairRecord, orig: CalendarObject, copy: CalendarObject
+    ) -> CalendarObject:
         """Field-level three-way merge in the original's terms; same-field edits: newest wins."""
         origin = pair.origin
         base = self._base(pair, origin)
@@ -507,7 +586,7 @@ class _Planner:
             values: dict[str, object] = {}
             for name in _EVENT_FIELDS:
                 bv, ov, tv = getattr(b, name), getattr(o, name), getattr(t, name)
-                if ov != bv and tv != bv and ov != tv:
+                if bv not in (ov, tv) and ov != tv:
                     values[name] = tv if copy_newer else ov
                 elif tv != bv:
                     values[name] = tv
@@ -551,8 +630,13 @@ class _Planner:
             self.steps[key] = self._adopt(side, item, existing, key, desired)
             return
         self.steps[key] = self._step(
-            key, side, obj.uid, {side: item, copy_side: None}, shown=obj,
-            written_hash=_hash(desired), writes=(Write("create", copy_side, desired, key=key),),
+            key,
+            side,
+            obj.uid,
+            {side: item, copy_side: None},
+            shown=obj,
+            written_hash=_hash(desired),
+            writes=(Write("create", copy_side, desired, key=key),),
         )
 
     def _same_uid(self, side: Side, uid: str) -> Item | None:
@@ -561,7 +645,9 @@ class _Planner:
             return None
         return item
 
-    def _adopt(self, origin: Side, orig: Item, copy: Item, key: str, desired: CalendarObject) -> Step:
+    def _adopt(
+        self, origin: Side, orig: Item, copy: Item, key: str, desired: CalendarObject
+    ) -> Step:
         """Pair an existing copy (found by marker or UID) instead of making a second one."""
         copy_side = other(origin)
         current: dict[Side, Item | None] = {origin: orig, copy_side: copy}
@@ -575,8 +661,15 @@ class _Planner:
                 writes = (Write("update", origin, new_orig, item_id=orig.id, etag=orig.etag),)
             writes = (*writes, Write("update", copy_side, desired, item_id=copy.id, etag=copy.etag))
         return self._step(
-            key, origin, orig.obj.uid, current, shown=orig.obj, adopt=True,
-            written_hash=desired_hash, writes=writes, fields=changed_fields(copy.obj, desired),
+            key,
+            origin,
+            orig.obj.uid,
+            current,
+            shown=orig.obj,
+            adopt=True,
+            written_hash=desired_hash,
+            writes=writes,
+            fields=changed_fields(copy.obj, desired),
         )
 
     def _unpaired_copy(self, side: Side, item: Item, marker: Marker) -> None:
@@ -597,8 +690,13 @@ class _Planner:
             # an orphan, e.g. left behind by a crash after its original was deleted.
             self.claimed[side].add(item.id)
             self.steps[key] = self._step(
-                key, origin, marker.origin, {side: item, origin: None}, shown=item.obj,
-                forget=True, writes=(Write("delete", side, item_id=item.id, etag=item.etag),),
+                key,
+                origin,
+                marker.origin,
+                {side: item, origin: None},
+                shown=item.obj,
+                forget=True,
+                writes=(Write("delete", side, item_id=item.id, etag=item.etag),),
             )
 
     # -- guard -----------------------------------------------------------------------------
@@ -612,13 +710,16 @@ class _Planner:
                 1 for step in plan.steps for w in step.writes if w.op == "delete" and w.side == side
             )
             view = self.given.view(other(side))
-            emptied = deletes > 0 and total > 1 and view.full and not view.items and not view.skipped
+            emptied = (
+                deletes > 0 and total > 1 and view.full and not view.items and not view.skipped
+            )
             limit = self._limit(total)
             if emptied or (deletes > 1 and deletes > limit):
                 why = (
                     f"the {other(side)} calendar is suddenly empty"
                     if emptied
-                    else f"{deletes} deletions on the {side} exceed the guard ({self._describe_limit(total)})"
+                    else f"{deletes} deletions on the {side} exceed the guard"
+                    f" ({self._describe_limit(total)})"
                 )
                 reason = (
                     f"{why}; nothing was deleted. Check the {other(side)} calendar, then run "

@@ -23,7 +23,9 @@ def reverse_mapping(fields: FieldMap, reverse: ReverseFieldMap | None) -> FieldM
     values: dict[str, Any] = {}
     for name in MAPPED_FIELDS:
         given = getattr(reverse, name) if reverse is not None else None
-        values[name] = given if given is not None else (KEEP if getattr(fields, name) == KEEP else None)
+        values[name] = (
+            given if given is not None else (KEEP if getattr(fields, name) == KEEP else None)
+        )
     return FieldMapping(**values)
 
 
