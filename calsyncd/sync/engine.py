@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import anyio
 import structlog
 
-from calsyncd.errors import ItemError, NotFound, ProviderError
+from calsyncd.errors import CalsyncdError, ItemError, NotFound, ProviderError
 from calsyncd.model.hashing import content_hash
 from calsyncd.providers.base import Calendar, Changes, Item, Window
 from calsyncd.state.store import SIDES, PairRecord, SeenRecord, Side, StateStore
@@ -31,14 +31,23 @@ log = structlog.get_logger("calsyncd.sync")
 
 @dataclass(slots=True)
 class CycleResult:
-    """What one cycle found and did. ``error`` is set when the rule could not be synced."""
+    """What one cycle found and did.
+
+    ``error`` (the message) and ``failure`` (the error itself: temporary or permanent, with
+    the server's retry hint) are set when the rule could not be synced.
+    """
 
     rule: str
     plan: Plan | None = None
     outcome: Outcome = field(default_factory=Outcome)
     error: str | None = None
+    failure: CalsyncdError | None = None
     held: str | None = None
     problems: list[str] = field(default_factory=list)
+
+    def fail(self, exc: CalsyncdError) -> None:
+        self.error = str(exc)
+        self.failure = exc
 
     @property
     def ok(self) -> bool:
@@ -86,6 +95,13 @@ def _seen_record(policy: Policy, side: Side, item: Item) -> SeenRecord:
         span_start=span_start,
         span_end=span_end,
     )
+
+
+def _leaves(group: BaseExceptionGroup[ProviderError]) -> list[ProviderError]:
+    found: list[ProviderError] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
 
 
 class Cycle:
@@ -225,6 +241,24 @@ class Cycle:
                 if item_id is not None and not listed[side].changes.full:
                     await self._get_many(side, [item_id], listed[side].items)
 
+    async def _list_both(
+        self, listed: dict[Side, _Listed], cursors: dict[Side, str | None]
+    ) -> None:
+        """List both sides at once; a calendar error is raised as itself, not in a group."""
+
+        async def list_side(side: Side) -> None:
+            listed[side] = await self._list(side, cursors[side])
+
+        failed: list[ProviderError] = []
+        try:
+            async with anyio.create_task_group() as tasks:
+                for side in SIDES:
+                    tasks.start_soon(list_side, side)
+        except* ProviderError as group:
+            failed.extend(_leaves(group))
+        if failed:
+            raise failed[0]
+
     # -- the cycle -------------------------------------------------------------------------
 
     async def run(self, *, dry_run: bool = False, allow_mass_delete: bool = False) -> CycleResult:
@@ -234,19 +268,14 @@ class Cycle:
             {"source": None, "target": None} if rerender else self.store.cursors(self.rule)
         )
         listed: dict[Side, _Listed] = {}
+        pairs: dict[str, PairRecord] = {}
         try:
-
-            async def list_side(side: Side) -> None:
-                listed[side] = await self._list(side, cursors[side])
-
-            async with anyio.create_task_group() as tasks:
-                for side in SIDES:
-                    tasks.start_soon(list_side, side)
+            await self._list_both(listed, cursors)
             await self._complete(listed)
             pairs = self._pairs(listed, rerender)
             await self._resolved_conflicts(pairs, listed)
         except ProviderError as exc:
-            self.result.error = str(exc)
+            self.result.fail(exc)
             return self.result
         given = PlanInput(
             policy=self.policy,
@@ -274,7 +303,7 @@ class Cycle:
         executor = Executor(self.rule, self.calendars, self.store, self.limiters)
         self.result.outcome = outcome = await executor.run(the_plan)
         if outcome.calendar_errors:
-            self.result.error = outcome.calendar_errors[0]
+            self.result.fail(outcome.calendar_errors[0])
             return self.result
         for side in SIDES:
             # Earlier failures of the items read this cycle are settled — unless they failed

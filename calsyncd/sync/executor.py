@@ -20,7 +20,14 @@ from dataclasses import dataclass, field, replace
 import anyio
 import structlog
 
-from calsyncd.errors import ItemError, NotFound, PermanentError, PreconditionFailed, TemporaryError
+from calsyncd.errors import (
+    ItemError,
+    NotFound,
+    PermanentError,
+    PreconditionFailed,
+    ProviderError,
+    TemporaryError,
+)
 from calsyncd.model.hashing import content_hash
 from calsyncd.model.ical import serialize_object
 from calsyncd.providers.base import Calendar, Item
@@ -39,7 +46,7 @@ class Outcome:
     deleted: int = 0
     conflicts: int = 0
     item_errors: list[str] = field(default_factory=list)
-    calendar_errors: list[str] = field(default_factory=list)
+    calendar_errors: list[ProviderError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -124,7 +131,7 @@ class Executor:
                 self._item_failed(step, write, exc)
                 return
             except (TemporaryError, PermanentError) as exc:
-                self.outcome.calendar_errors.append(str(exc))
+                self.outcome.calendar_errors.append(exc)
                 log.warning(
                     "write failed", rule=self.rule, side=write.side, op=write.op, error=str(exc)
                 )

@@ -5,20 +5,16 @@ them, and records the outcome in the state database. Writes to one connection ar
 one limiter shared by every rule that uses it.
 
 :meth:`SyncService.run` also says *why* a cycle failed — :class:`CycleFailure`, temporary or
-permanent — which the daemon needs to choose between backing off and holding the rule. The
-engine keeps only error messages, so the calendars are wrapped in :class:`_Watched`, which
-notes the class of every calendar-level error on its way through.
-"""
+permanent — which the daemon needs to choose between backing off and holding the rule."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 import anyio
 import httpx
@@ -27,9 +23,8 @@ import structlog
 from calsyncd import log as logs
 from calsyncd.config.connections import Connection
 from calsyncd.config.rules import Endpoint, Rule
-from calsyncd.errors import CalsyncdError, ItemError, PermanentError, TemporaryError
-from calsyncd.model.event import CalendarObject
-from calsyncd.providers.base import Calendar, Changes, Item, Window
+from calsyncd.errors import CalsyncdError, PermanentError, TemporaryError
+from calsyncd.providers.base import Calendar
 from calsyncd.providers.registry import describe, open_calendar
 from calsyncd.state.store import Side, StateStore
 from calsyncd.sync.engine import Cycle, CycleResult
@@ -64,97 +59,11 @@ class CycleReport:
     failure: CycleFailure | None = None
 
 
-@dataclass(slots=True)
-class _Errors:
-    """Calendar-level errors seen during one cycle (item errors are the engine's business)."""
-
-    seen: list[CalsyncdError] = field(default_factory=list)
-
-    def note(self, exc: BaseException) -> None:
-        if isinstance(exc, CalsyncdError) and not isinstance(exc, ItemError):
-            self.seen.append(exc)
-
-    def failure(self) -> CycleFailure:
-        if any(isinstance(e, PermanentError) for e in self.seen):
-            return CycleFailure("permanent")
-        hints = [e.retry_after for e in self.seen if isinstance(e, TemporaryError)]
-        known = [h for h in hints if h is not None]
-        return CycleFailure("temporary", max(known) if known else None)
-
-
-def _single_error(group: BaseExceptionGroup[BaseException]) -> CalsyncdError | None:
-    """The first calsyncd error in a task group's errors, or ``None`` if anything else is in
-    it (a bug, which must surface as it is)."""
-    leaves: list[BaseException] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        exc = pending.pop(0)
-        if isinstance(exc, BaseExceptionGroup):
-            pending[:0] = exc.exceptions
-        else:
-            leaves.append(exc)
-    errors = [leaf for leaf in leaves if isinstance(leaf, CalsyncdError)]
-    return errors[0] if errors and len(errors) == len(leaves) else None
-
-
-class _Watched(Calendar):
-    """A calendar that notes every calendar-level error raised through it, then re-raises."""
-
-    def __init__(self, inner: Calendar, errors: _Errors) -> None:
-        super().__init__(inner.where)
-        self.capabilities = inner.capabilities
-        self._inner = inner
-        self._errors = errors
-
-    async def __aenter__(self) -> Self:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._inner.__aexit__(exc_type, exc, tb)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def list_changes(self, cursor: str | None, window: Window | None = None) -> Changes:
-        try:
-            return await self._inner.list_changes(cursor, window)
-        except CalsyncdError as exc:
-            self._errors.note(exc)
-            raise
-
-    async def get(self, item_id: str) -> Item:
-        try:
-            return await self._inner.get(item_id)
-        except CalsyncdError as exc:
-            self._errors.note(exc)
-            raise
-
-    async def create(self, obj: CalendarObject, key: str) -> Item:
-        try:
-            return await self._inner.create(obj, key)
-        except CalsyncdError as exc:
-            self._errors.note(exc)
-            raise
-
-    async def update(self, item_id: str, obj: CalendarObject, etag: str) -> Item:
-        try:
-            return await self._inner.update(item_id, obj, etag)
-        except CalsyncdError as exc:
-            self._errors.note(exc)
-            raise
-
-    async def delete(self, item_id: str, etag: str) -> None:
-        try:
-            await self._inner.delete(item_id, etag)
-        except CalsyncdError as exc:
-            self._errors.note(exc)
-            raise
+def failure_of(exc: CalsyncdError) -> CycleFailure:
+    """Whether retrying can help: permanent errors wait for the operator."""
+    if isinstance(exc, PermanentError):
+        return CycleFailure("permanent")
+    return CycleFailure("temporary", exc.retry_after if isinstance(exc, TemporaryError) else None)
 
 
 class SyncService:
@@ -232,26 +141,25 @@ class SyncService:
         report = CycleReport(CycleResult(rule.name), cycle_id or uuid.uuid4().hex[:12])
         started = time.monotonic()
         with logs.bound(rule=rule.name, cycle_id=report.cycle_id):
-            errors = _Errors()
             report.result = await self._run(
-                rule, errors, dry_run=dry_run, allow_mass_delete=allow_mass_delete, now=now
+                rule, dry_run=dry_run, allow_mass_delete=allow_mass_delete, now=now
             )
             report.duration = time.monotonic() - started
-            if report.result.error is not None:
-                report.failure = errors.failure()
+            failure = report.result.failure
+            if failure is not None:
+                report.failure = failure_of(failure)
         return report
 
     async def _attempt(
         self,
         rule: Rule,
-        errors: _Errors,
         moment: datetime,
         dry_run: bool,
         allow_mass_delete: bool,
     ) -> CycleResult:
         endpoints: dict[Side, Endpoint] = {"source": rule.source, "target": rule.target}
         calendars: dict[Side, Calendar] = {
-            side: _Watched(self._open(endpoint), errors) for side, endpoint in endpoints.items()
+            side: self._open(endpoint) for side, endpoint in endpoints.items()
         }
         async with calendars["source"], calendars["target"]:
             limiters = {
@@ -271,7 +179,6 @@ class SyncService:
     async def _run(
         self,
         rule: Rule,
-        errors: _Errors,
         *,
         dry_run: bool,
         allow_mass_delete: bool,
@@ -281,17 +188,9 @@ class SyncService:
         moment = now or datetime.now(UTC)
         result = CycleResult(rule.name)
         try:
-            result = await self._attempt(rule, errors, moment, dry_run, allow_mass_delete)
-        except CalsyncdError as exc:
-            errors.note(exc)
-            result.error = str(exc)
-        except BaseExceptionGroup as group:
-            # Both sides are listed at once, so a calendar error may come wrapped in a group.
-            found = _single_error(group)
-            if found is None:
-                raise
-            errors.note(found)
-            result.error = str(found)
+            result = await self._attempt(rule, moment, dry_run, allow_mass_delete)
+        except CalsyncdError as exc:  # opening a calendar, or the state database
+            result.fail(exc)
         for problem in result.problems:
             cycle_log.warning("item skipped", problem=problem)
         if result.error:

@@ -235,3 +235,22 @@ def test_malformed_file_is_skipped_by_name_and_the_rest_syncs(project: Project) 
     again = project.run("sync")
     assert "broken.ics" in again.stderr
     assert len(project.objects("b")) == 50
+
+
+def test_unreachable_server_fails_its_rule_only(project: Project) -> None:
+    project.write_rules(
+        "  down: {type: ics, url: 'http://127.0.0.1:9/feed.ics'}\n"
+        "rules:\n"
+        "  - name: from-down\n    source: {connection: down}\n"
+        "    target: {connection: loc, calendar: b}\n"
+        "  - name: fine\n    source: {connection: loc, calendar: a}\n"
+        "    target: {connection: loc, calendar: c}\n    window: {past: 3650d, future: 3650d}\n"
+    )
+    start = datetime(2027, 1, 1, 9, tzinfo=UTC)
+    project.put("a", "e.ics", CalendarObject("e", Event(start=start, title="E")))
+    done = project.run("sync", check=1)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("from-down: failed: down: ")
+    assert "127.0.0.1:9" in lines[0]
+    assert lines[1] == "fine: ok: 1 created, 0 updated, 0 deleted"
+    assert project.run_json("status")["rules"]["from-down"]["state"] == "error"
