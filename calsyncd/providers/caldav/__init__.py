@@ -1,0 +1,54 @@
+"""The ``caldav`` provider: one calendar collection on a CalDAV server (RFC 4791, RFC 6578).
+
+A focused client over the shared :class:`httpx.AsyncClient` — PROPFIND, REPORT, GET, PUT,
+DELETE and XML from the standard library — rather than a CalDAV library, to keep one async
+HTTP stack and full control of sync-collection. Modules: :mod:`.client` (auth, retries,
+bounded concurrency, error translation), :mod:`.discovery` (finding the collection),
+:mod:`.davxml` (request bodies and multistatus parsing), :mod:`.resources` (hrefs and
+bodies), :mod:`.calendar` (the :class:`~calsyncd.providers.base.Calendar`).
+
+Ids, etags, cursors
+    The item id is the resource's absolute path on the server (canonically percent-encoded);
+    the etag is the server's ``getetag``/``ETag`` verbatim. The cursor carries the collection
+    URL (so a cycle with a cursor needs no discovery) and the RFC 6578 sync token; for a
+    server without sync-collection, the etag of every member plus the ``getctag``.
+
+Listings
+    With a cursor: one ``sync-collection`` REPORT (``Depth: 0``, no ``<limit>``, which
+    Xandikos honours by cutting the answer while returning the current token); a ``507`` on
+    the collection means the answer was truncated and is continued from the new token. A
+    rejected token (``valid-sync-token``: Radicale 403, Xandikos 412) or a collection gone
+    from its remembered URL gives a full listing. Without a cursor: ``sync-collection`` from
+    the empty token lists every member with the token in one answer. Bodies come by
+    ``calendar-multiget`` in batches of 200 hrefs (Radicale answers no REPORT carrying more
+    than 10,000 VEVENTs; a refused batch is split in two), run concurrently and parsed in
+    worker threads. Resources without a VEVENT (tasks) are ignored; unreadable ones are
+    reported as skipped on every listing until fixed. The sync window is *not* applied to
+    full listings: the engine takes a paired object missing from a full listing for deleted,
+    and a windowed ``calendar-query`` cannot tell "deleted" from "outside the window".
+
+Writes
+    A create PUTs ``{collection}{key}.ics`` with ``If-None-Match: *``; a ``412`` means the
+    resource exists (an earlier attempt made it) and the existing object is returned.
+    Updates and deletes send ``If-Match``: ``412`` is :class:`PreconditionFailed` (or
+    :class:`NotFound` when the resource is gone), ``404`` :class:`NotFound`. A UID already
+    used at another href (``no-uid-conflict``: Radicale 409, Xandikos 412) is
+    :class:`PreconditionFailed`, so the engine re-plans and adopts the object. A PUT answered
+    without ``ETag`` (the server altered the data) is read back. Copies carry
+    ``SCHEDULE-AGENT=CLIENT`` on ORGANIZER and ATTENDEE so servers send no invitations.
+
+HTTP
+    Basic or Bearer auth from the connection (secrets are read only when a request is
+    sent); at most ``max_concurrency`` requests in flight per server and shared client.
+    Connection errors, 429, 5xx and 423 are retried with jittered exponential backoff,
+    honouring ``Retry-After`` up to a minute (longer: :class:`RateLimited` for the
+    supervisor); Xandikos answers 423 or 500 to a write that meets another one holding its
+    git index. Redirects are followed by hand during discovery (same method; never https to
+    http). 401/403 are :class:`AuthError`, a missing collection :class:`CalendarNotFound`,
+    both naming the connection and calendar (``where``).
+"""
+
+from calsyncd.providers.caldav.calendar import CaldavCalendar
+from calsyncd.providers.caldav.client import Auth, Retry
+
+__all__ = ["Auth", "CaldavCalendar", "Retry"]

@@ -1,0 +1,609 @@
+"""The CalDAV calendar: listings, reads and conditional writes of one calendar collection."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from calsyncd.errors import (
+    CalendarNotFound,
+    MalformedObject,
+    NotFound,
+    PreconditionFailed,
+    ProviderError,
+    TemporaryError,
+)
+from calsyncd.model.event import CalendarObject
+from calsyncd.providers import _files
+from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
+from calsyncd.providers.caldav import davxml, discovery, resources
+from calsyncd.providers.caldav.client import XML, Answer, Auth, DavClient, Retry, label
+from calsyncd.providers.caldav.resources import NotAnEvent
+
+if TYPE_CHECKING:
+    from calsyncd.config.connections import CaldavConnection
+
+_KIND = "caldav"
+MULTIGET_BATCH = 200
+"""Hrefs per ``calendar-multiget``: well under Radicale's 10,000 VEVENTs per answer even for
+long series with many overrides; a batch the server refuses anyway is split in two."""
+DEFAULT_CONCURRENCY = 4
+_MAX_SYNC_ROUNDS = 10_000
+_REFUSED_BATCH = frozenset({400, 413, 507})
+_NO_SYNC = frozenset({400, 405, 415, 501})
+_BAD_TOKEN = frozenset({403, 409, 412})
+_WRITE_ACCEPT = frozenset({400, 403, 404, 409, 412, 413, 415})
+_CONTENT_CONDITIONS = frozenset(
+    davxml.cal(name)
+    for name in (
+        "supported-calendar-data",
+        "valid-calendar-data",
+        "valid-calendar-object-resource",
+        "supported-calendar-component",
+        "max-resource-size",
+        "min-date-time",
+        "max-date-time",
+        "max-instances",
+        "max-attendees-per-instance",
+    )
+)
+_UID_CONFLICT = davxml.cal("no-uid-conflict")
+_TEXT_CALENDAR = "text/calendar; charset=utf-8"
+
+
+class _TokenRejected(Exception):
+    """The server refused our sync token (``valid-sync-token``): list in full."""
+
+
+class _NoSyncCollection(Exception):
+    """The server does not do RFC 6578 sync-collection on this collection."""
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What a cursor carries: the collection, then either the sync token or (servers without
+    sync-collection) the etag of every member and the collection's ctag; plus the reasons of
+    the resources that could not be read, reported again on every listing."""
+
+    collection: str
+    token: str | None = None
+    etags: dict[str, str] | None = None
+    ctag: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Delta:
+    """Members changed (href → etag if known) and deleted since a cursor, and the new state."""
+
+    changed: dict[str, str | None]
+    deleted: list[str]
+    state: _State
+
+
+@dataclass(slots=True)
+class _Fetched:
+    items: list[Item] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    """Listed but deleted before their bodies were read, or not events at all."""
+
+    def add(self, href: str, result: Item | Skipped | NotAnEvent) -> None:
+        if isinstance(result, Item):
+            self.items.append(result)
+        elif isinstance(result, Skipped):
+            self.skipped.append(result)
+        else:
+            self.gone.append(href)
+
+
+class CaldavCalendar(Calendar):
+    """One calendar collection on a CalDAV server (see :mod:`calsyncd.providers.caldav`)."""
+
+    def __init__(
+        self,
+        url: str,
+        calendar: str | None,
+        *,
+        where: str,
+        http: httpx.AsyncClient,
+        auth: Auth | None = None,
+        username: str | None = None,
+        timeout: float | None = None,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+        retry: Retry | None = None,
+        batch_size: int = MULTIGET_BATCH,
+    ) -> None:
+        super().__init__(where)
+        self.capabilities = Capabilities(
+            read_only=False,
+            incremental=True,
+            series=True,
+            markers=True,
+            max_concurrency=max_concurrency,
+        )
+        self._start = url
+        self._calendar = calendar
+        self._dav = DavClient(
+            http,
+            where=where,
+            auth=auth,
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            retry=retry,
+        )
+        self._tag = _files.source_tag(f"{url}\0{calendar or ''}\0{username or ''}")
+        self._collection: str | None = None
+        self._batch = max(1, batch_size)
+
+    @classmethod
+    def from_connection(
+        cls,
+        connection: CaldavConnection,
+        calendar: str | None,
+        *,
+        where: str,
+        http: httpx.AsyncClient,
+    ) -> CaldavCalendar:
+        """The calendar ``calendar`` of a configured connection (``base_url`` wins over
+        ``url`` as the place discovery starts from)."""
+        timeout = connection.timeout
+        return cls(
+            connection.base_url or connection.url,
+            calendar,
+            where=where,
+            http=http,
+            auth=Auth(connection.username, connection.password, connection.token),
+            username=connection.username,
+            timeout=timeout.total_seconds() if isinstance(timeout, timedelta) else None,
+            max_concurrency=connection.max_concurrency or DEFAULT_CONCURRENCY,
+        )
+
+    async def collection_url(self) -> str:
+        """The collection's URL, found by discovery on first use (cursors carry it)."""
+        if self._collection is None:
+            self._collection = await discovery.collection_url(
+                self._dav, self._start, self._calendar
+            )
+        return self._collection
+
+    # -- cursors ---------------------------------------------------------------------------
+
+    def _encode(self, state: _State) -> str:
+        payload: dict[str, Any] = {"src": self._tag, "col": state.collection}
+        if state.token is not None:
+            payload["tok"] = state.token
+        else:
+            payload["etags"] = state.etags or {}
+            if state.ctag is not None:
+                payload["ctag"] = state.ctag
+        if state.skipped:
+            payload["skip"] = state.skipped
+        return _files.encode_cursor(_KIND, payload)
+
+    def _decode(self, cursor: str | None) -> _State | None:
+        payload = _files.decode_cursor(_KIND, cursor)
+        if payload is None or payload.get("src") != self._tag:
+            return None
+        collection, token, ctag = payload.get("col"), payload.get("tok"), payload.get("ctag")
+        etags = _files.str_map(payload.get("etags")) if "etags" in payload else None
+        skipped = _files.str_map(payload.get("skip", {}))
+        if not isinstance(collection, str) or skipped is None:
+            return None
+        if isinstance(token, str) and token:
+            return _State(collection, token=token, skipped=skipped)
+        if etags is not None and (ctag is None or isinstance(ctag, str)):
+            return _State(collection, etags=etags, ctag=ctag, skipped=skipped)
+        return None
+
+    # -- listings --------------------------------------------------------------------------
+
+    async def list_changes(self, cursor: str | None, window: Window | None = None) -> Changes:
+        """Incremental with a cursor (one sync-collection REPORT when nothing changed), else
+        a full listing of every member. ``window`` is not applied: see the package docs."""
+        state = self._decode(cursor)
+        if state is not None:
+            if self._collection is None:
+                self._collection = state.collection
+            delta = await self._delta(state)
+            if delta is not None:
+                return await self._changes(delta, state.skipped, full=False)
+        return await self._full()
+
+    async def _delta(self, state: _State) -> _Delta | None:
+        """What changed since ``state``; ``None`` when only a full listing can tell."""
+        try:
+            if state.token is not None:
+                return await self._sync(state.collection, state.token)
+            return await self._etag_delta(state)
+        except (_TokenRejected, _NoSyncCollection):
+            return None
+        except CalendarNotFound:
+            if _found_by_name(self._calendar):
+                self._collection = None  # moved or re-created: find it again
+                return None
+            raise
+
+    async def _full(self) -> Changes:
+        collection = await self.collection_url()
+        try:
+            delta = await self._sync(collection, "")
+        except (_TokenRejected, _NoSyncCollection):
+            delta = await self._etag_delta(_State(collection, etags={}))
+        return await self._changes(delta, {}, full=True)
+
+    async def _changes(self, delta: _Delta, skipped: Mapping[str, str], *, full: bool) -> Changes:
+        fetched = await self._fetch(delta.state.collection, delta.changed)
+        deleted = [] if full else [*delta.deleted, *fetched.gone]
+        still = {
+            href: reason
+            for href, reason in skipped.items()
+            if href not in delta.changed and href not in delta.deleted
+        }
+        reported = [Skipped(href, reason) for href, reason in sorted(still.items())]
+        reported += fetched.skipped
+        etags = delta.state.etags
+        if etags is not None:
+            etags = {h: e for h, e in etags.items() if h not in fetched.gone}
+        state = replace(delta.state, etags=etags, skipped={s.id: s.reason for s in reported})
+        return Changes(
+            items=fetched.items,
+            cursor=self._encode(state),
+            full=full,
+            deleted=deleted,
+            skipped=reported,
+        )
+
+    async def _report(self, url: str, body: bytes, depth: str, accept: Iterable[int]) -> Answer:
+        return await self._dav.request(
+            "REPORT",
+            url,
+            body=body,
+            headers={"Depth": depth, "Content-Type": XML},
+            accept=frozenset(accept),
+        )
+
+    async def _sync(self, collection: str, token: str) -> _Delta:
+        """An RFC 6578 sync-collection from ``token`` ("" = every member), following 507
+        truncation until the server says it is complete."""
+        changed: dict[str, str | None] = {}
+        deleted: dict[str, None] = {}
+        for _ in range(_MAX_SYNC_ROUNDS):
+            answer = await self._report(
+                collection, davxml.sync_collection(token), "0", _NO_SYNC | _BAD_TOKEN
+            )
+            self._check_sync_answer(answer, token)
+            listing = self._multistatus("REPORT", answer)
+            if listing.sync_token is None:
+                raise _NoSyncCollection
+            truncated = self._sync_members(listing, collection, changed, deleted)
+            token = listing.sync_token
+            if not truncated:
+                break
+        return _Delta(changed, list(deleted), _State(collection, token=token))
+
+    def _check_sync_answer(self, answer: Answer, token: str) -> None:
+        if answer.status == 207:
+            return
+        found = davxml.conditions(answer.body)
+        if answer.status in _NO_SYNC or davxml.dav("supported-report") in found:
+            raise _NoSyncCollection
+        if token and (answer.status == 412 or davxml.dav("valid-sync-token") in found):
+            raise _TokenRejected
+        raise self._dav.status_error("REPORT", answer)
+
+    def _sync_members(
+        self,
+        listing: davxml.Multistatus,
+        collection: str,
+        changed: dict[str, str | None],
+        deleted: dict[str, None],
+    ) -> bool:
+        """Fold one sync answer into ``changed``/``deleted``; whether it was truncated."""
+        own = resources.canonical_path(collection, collection)
+        truncated = False
+        for response in listing.responses:
+            href = resources.canonical_path(response.href, collection)
+            if href == own:
+                truncated = truncated or response.status == 507
+                continue
+            if response.status in (404, 410):
+                changed.pop(href, None)
+                deleted[href] = None
+            else:
+                deleted.pop(href, None)
+                changed[href] = response.text(davxml.GETETAG)
+        return truncated
+
+    async def _etag_delta(self, state: _State) -> _Delta:
+        """For servers without sync-collection: the ctag says whether anything changed, a
+        calendar-query lists every VEVENT member's etag to compare with the cursor's."""
+        collection = state.collection
+        ctag = await self._ctag(collection)
+        previous = state.etags or {}
+        if ctag is not None and ctag == state.ctag:
+            return _Delta({}, [], _State(collection, etags=dict(previous), ctag=ctag))
+        answer = await self._report(collection, davxml.calendar_query_etags(), "1", ())
+        now: dict[str, str] = {}
+        for response in self._multistatus("REPORT", answer).responses:
+            href = resources.canonical_path(response.href, collection)
+            etag = response.text(davxml.GETETAG)
+            if response.status is None and etag is not None:
+                now[href] = etag
+        changed: dict[str, str | None] = {h: e for h, e in now.items() if previous.get(h) != e}
+        deleted = [h for h in previous if h not in now]
+        return _Delta(changed, deleted, _State(collection, etags=now, ctag=ctag))
+
+    async def _ctag(self, collection: str) -> str | None:
+        answer = await self._dav.request(
+            "PROPFIND",
+            collection,
+            body=davxml.propfind(davxml.GETCTAG),
+            headers={"Depth": "0", "Content-Type": XML},
+        )
+        for response in self._multistatus("PROPFIND", answer).responses:
+            ctag = response.text(davxml.GETCTAG)
+            if ctag:
+                return ctag
+        return None
+
+    def _multistatus(self, method: str, answer: Answer) -> davxml.Multistatus:
+        try:
+            return davxml.multistatus(answer.body)
+        except davxml.XmlError as exc:
+            raise TemporaryError(
+                f"{method} {label(answer.url)}: unreadable answer: {exc}", where=self.where
+            ) from exc
+
+    # -- bodies ----------------------------------------------------------------------------
+
+    async def _fetch(self, collection: str, members: Mapping[str, str | None]) -> _Fetched:
+        """The bodies of ``members``, by calendar-multiget in bounded, concurrent batches."""
+        fetched = _Fetched()
+        hrefs = sorted(members)
+        batches = [hrefs[i : i + self._batch] for i in range(0, len(hrefs), self._batch)]
+        await _run_all([partial(self._multiget, collection, b, members, fetched) for b in batches])
+        fetched.items.sort(key=lambda item: item.id)
+        fetched.skipped.sort(key=lambda skip: skip.id)
+        return fetched
+
+    async def _multiget(
+        self,
+        collection: str,
+        hrefs: list[str],
+        members: Mapping[str, str | None],
+        into: _Fetched,
+    ) -> None:
+        """One batch; a batch the server refuses (too big an answer) is split in two."""
+        answer = await self._report(
+            collection, davxml.calendar_multiget(hrefs), "1", _REFUSED_BATCH
+        )
+        if answer.status not in _REFUSED_BATCH:
+            bodies = self._bodies(answer, collection, hrefs, members, into)
+            for href, result in await anyio.to_thread.run_sync(_read_all, bodies):
+                into.add(href, result)
+        elif len(hrefs) > 1:
+            half = len(hrefs) // 2
+            await self._multiget(collection, hrefs[:half], members, into)
+            await self._multiget(collection, hrefs[half:], members, into)
+        else:
+            reason = f"{hrefs[0]}: the server refused to return it (HTTP {answer.status})"
+            into.skipped.append(Skipped(hrefs[0], reason))
+
+    def _bodies(
+        self,
+        answer: Answer,
+        collection: str,
+        hrefs: list[str],
+        members: Mapping[str, str | None],
+        into: _Fetched,
+    ) -> list[tuple[str, str, bytes]]:
+        """``(href, etag, body)`` of each href a multiget answered; the others go to
+        ``into`` as gone (404) or skipped (no data)."""
+        found = {
+            resources.canonical_path(r.href, collection): r
+            for r in self._multistatus("REPORT", answer).responses
+        }
+        bodies: list[tuple[str, str, bytes]] = []
+        for href in hrefs:
+            response = found.get(href)
+            if response is not None and response.status in (404, 410):
+                into.gone.append(href)
+                continue
+            data = response.text(davxml.CALENDAR_DATA) if response is not None else None
+            etag = (response.text(davxml.GETETAG) if response else None) or members.get(href)
+            if data is None or not etag:
+                into.skipped.append(Skipped(href, f"{href}: calendar-multiget returned no data"))
+            else:
+                bodies.append((href, etag, data.encode("utf-8")))
+        return bodies
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def _url_of(self, item_id: str) -> str:
+        url = resources.item_url(item_id, await self.collection_url())
+        if url is None:
+            raise NotFound(f"{item_id!r} is not a resource path", where=self.where, item=item_id)
+        return url
+
+    async def get(self, item_id: str) -> Item:
+        url = await self._url_of(item_id)
+        answer = await self._dav.request(
+            "GET", url, headers={"Accept": "text/calendar"}, accept={404, 410}
+        )
+        if answer.status in (404, 410):
+            raise NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
+        etag = answer.etag or await self._etag_of(url, item_id)
+        result = await anyio.to_thread.run_sync(resources.read, item_id, etag, answer.body)
+        if isinstance(result, Skipped):
+            raise MalformedObject(result.reason, where=self.where, item=item_id)
+        if isinstance(result, NotAnEvent):
+            raise MalformedObject(
+                f"{item_id}: no VEVENT (VTODO and VJOURNAL are not synced)",
+                where=self.where,
+                item=item_id,
+            )
+        return result
+
+    async def _etag_of(self, url: str, item_id: str) -> str:
+        """The etag from a PROPFIND, for servers that send none with GET or PUT."""
+        answer = await self._dav.request(
+            "PROPFIND",
+            url,
+            body=davxml.propfind(davxml.GETETAG),
+            headers={"Depth": "0", "Content-Type": XML},
+            accept={404, 410},
+        )
+        if answer.status == 207:
+            responses = self._multistatus("PROPFIND", answer).responses
+            if not any(r.status in (404, 410) for r in responses):
+                etag = next((e for r in responses if (e := r.text(davxml.GETETAG))), None)
+                if etag is None:
+                    raise TemporaryError(f"{item_id}: the server gives no etag", where=self.where)
+                return etag
+        raise NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
+
+    async def _exists(self, url: str) -> bool:
+        answer = await self._dav.request("HEAD", url, accept={404, 405, 410})
+        if answer.status == 405:  # HEAD not allowed: ask for the etag instead
+            answer = await self._dav.request(
+                "PROPFIND",
+                url,
+                body=davxml.propfind(davxml.GETETAG),
+                headers={"Depth": "0", "Content-Type": XML},
+                accept={404, 410},
+            )
+            if answer.status == 207:
+                responses = self._multistatus("PROPFIND", answer).responses
+                return not any(r.status in (404, 410) for r in responses)
+        return answer.status < 300
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def _put(self, url: str, obj: CalendarObject, precondition: dict[str, str]) -> Answer:
+        return await self._dav.request(
+            "PUT",
+            url,
+            body=resources.render(obj),
+            headers={"Content-Type": _TEXT_CALENDAR, **precondition},
+            accept=_WRITE_ACCEPT,
+        )
+
+    async def _create(self, obj: CalendarObject, key: str) -> Item:
+        collection = await self.collection_url()
+        name = resources.name_for(key)
+        item_id = resources.canonical_path(name, collection)
+        url = resources.item_url(item_id, collection)
+        assert url is not None
+        for _ in range(2):
+            answer = await self._put(url, obj, {"If-None-Match": "*"})
+            if answer.status < 300:
+                return await self._written(answer, item_id, url, obj)
+            if answer.status != 412 or _UID_CONFLICT in davxml.conditions(answer.body):
+                raise self._write_error("PUT", item_id, answer)
+            try:  # made before, by us or an earlier attempt of this create
+                return await self.get(item_id)
+            except NotFound:
+                continue  # deleted in between: try again
+        raise TemporaryError(f"{item_id}: created and deleted concurrently", where=self.where)
+
+    async def _update(self, item_id: str, obj: CalendarObject, etag: str) -> Item:
+        url = await self._url_of(item_id)
+        answer = await self._put(url, obj, {"If-Match": etag})
+        if answer.status < 300:
+            return await self._written(answer, item_id, url, obj)
+        raise await self._conditional_error("PUT", item_id, url, answer)
+
+    async def _delete(self, item_id: str, etag: str) -> None:
+        url = await self._url_of(item_id)
+        answer = await self._dav.request(
+            "DELETE", url, headers={"If-Match": etag}, accept=_WRITE_ACCEPT
+        )
+        if answer.status >= 300:
+            raise await self._conditional_error("DELETE", item_id, url, answer)
+
+    async def _written(self, answer: Answer, item_id: str, url: str, obj: CalendarObject) -> Item:
+        """The item a successful PUT made; re-read when the server sent no ETag (it may
+        have altered the data, RFC 4791 5.3.4)."""
+        if answer.etag:
+            return Item(item_id, answer.etag, obj)
+        try:
+            return await self.get(item_id)
+        except MalformedObject:
+            return Item(item_id, await self._etag_of(url, item_id), obj)
+
+    async def _conditional_error(
+        self, method: str, item_id: str, url: str, answer: Answer
+    ) -> ProviderError:
+        """A failed If-Match write: 412 is a stale etag if the resource still exists."""
+        if (
+            answer.status == 412
+            and _UID_CONFLICT not in davxml.conditions(answer.body)
+            and not await self._exists(url)
+        ):
+            return NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
+        return self._write_error(method, item_id, answer)
+
+    def _write_error(self, method: str, item_id: str, answer: Answer) -> ProviderError:
+        status = f"HTTP {answer.status} {answer.reason}".rstrip()
+        found = davxml.conditions(answer.body)
+        where, item = self.where, item_id
+        if _UID_CONFLICT in found:
+            return PreconditionFailed(
+                f"{method} {item_id}: {status}: its UID is used by another object of the "
+                "calendar (no-uid-conflict)",
+                where=where,
+                item=item,
+            )
+        if answer.status == 412:
+            return PreconditionFailed(
+                f"{method} {item_id}: {status}: changed since it was read", where=where, item=item
+            )
+        if answer.status == 404:
+            return NotFound(f"{item_id} does not exist", where=where, item=item)
+        if answer.status in (400, 413, 415) or found & _CONTENT_CONDITIONS:
+            return MalformedObject(
+                f"{method} {item_id}: {status}: the server refused the object",
+                where=where,
+                item=item,
+            )
+        if answer.status == 409:
+            return CalendarNotFound(f"{method} {item_id}: {status}", where=where)
+        return self._dav.status_error(method, answer)
+
+
+def _found_by_name(calendar: str | None) -> bool:
+    """Whether the collection was found by name (so a 404 may mean it moved)."""
+    return calendar is None or not (calendar.startswith("/") or discovery.is_url(calendar))
+
+
+def _read_all(
+    bodies: list[tuple[str, str, bytes]],
+) -> list[tuple[str, Item | Skipped | NotAnEvent]]:
+    return [(href, resources.read(href, etag, data)) for href, etag, data in bodies]
+
+
+async def _run_all(jobs: list[Callable[[], Awaitable[None]]]) -> None:
+    """Run ``jobs`` concurrently (the client bounds requests in flight); the first provider
+    error cancels the rest and is raised as itself, not inside an exception group."""
+    errors: list[ProviderError] = []
+
+    async def guarded(job: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
+        try:
+            await job()
+        except ProviderError as exc:
+            errors.append(exc)
+            scope.cancel()
+
+    async with anyio.create_task_group() as tasks:
+        for job in jobs:
+            tasks.start_soon(guarded, job, tasks.cancel_scope)
+    if errors:
+        raise errors[0]

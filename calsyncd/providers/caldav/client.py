@@ -1,0 +1,304 @@
+"""HTTP for CalDAV over the shared :class:`httpx.AsyncClient`.
+
+One :class:`DavClient` per calendar adds what every request needs: the connection's
+credentials (read from their :class:`~pydantic.SecretStr` only here, when a request is sent),
+a bound on requests in flight per server, retries with backoff (honouring ``Retry-After``) on
+connection errors, 429, 5xx and 423 — Xandikos answers 423 (PUT) or 500 (DELETE) when another
+write holds its git index lock, and every request calsyncd sends is safe to repeat —,
+redirects followed by hand (httpx would turn a redirected PROPFIND into a GET), and the
+translation of HTTP failures into the error tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import random
+import weakref
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx
+import structlog
+from pydantic import SecretStr
+
+from calsyncd.errors import (
+    AuthError,
+    CalendarNotFound,
+    PermanentError,
+    ProviderError,
+    RateLimited,
+    TemporaryError,
+)
+
+log = structlog.get_logger("calsyncd.caldav")
+
+XML = "application/xml; charset=utf-8"
+_REDIRECTS = frozenset({301, 302, 307, 308})
+_MAX_REDIRECTS = 5
+_RETRIED = frozenset({423, 429, 500, 502, 503, 504})
+"""Throttling and server trouble. Xandikos answers a write that meets another write holding
+its git index lock with 423 (PUT) or 500 (DELETE): both pass when tried again."""
+
+_limiters: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, anyio.CapacityLimiter]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per shared client (one per process and event loop), one limiter per server origin."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How often and how long to retry a throttled or failed request.
+
+    A ``Retry-After`` longer than ``max_wait`` is not slept through: the request fails with
+    :class:`RateLimited` carrying it, so the supervisor backs the rule off instead.
+    """
+
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 8.0
+    max_wait: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter for retry number ``attempt`` (0-based)."""
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+class Auth:
+    """A connection's credentials: Basic (username + password), Bearer (token) or none."""
+
+    def __init__(
+        self,
+        username: str | None = None,
+        password: SecretStr | None = None,
+        token: SecretStr | None = None,
+    ) -> None:
+        self._username = username
+        self._password = password
+        self._token = token
+
+    @property
+    def kind(self) -> str:
+        if self._token is not None:
+            return "bearer"
+        return "basic" if self._password is not None else "none"
+
+    def header(self) -> str | None:
+        """The ``Authorization`` value; the only place a secret is read."""
+        if self._token is not None:
+            return f"Bearer {self._token.get_secret_value()}"
+        if self._password is not None:
+            pair = f"{self._username or ''}:{self._password.get_secret_value()}"
+            return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        return None
+
+    def __repr__(self) -> str:
+        return f"Auth({self.kind})"
+
+
+def label(url: str) -> str:
+    """``url`` fit for messages: no user info, no query, no fragment."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if host else parts.path
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer: status, headers, body, and the URL that gave it (after redirects)."""
+
+    status: int
+    reason: str
+    headers: httpx.Headers
+    body: bytes
+    url: str
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag") or None
+
+
+class DavClient:
+    """Sends requests for one calendar; see the module docstring."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        where: str,
+        auth: Auth | None = None,
+        timeout: float | None = None,
+        max_concurrency: int = 4,
+        retry: Retry | None = None,
+    ) -> None:
+        self.http = http
+        self.where = where
+        self.auth = auth or Auth()
+        self.timeout = timeout
+        self.max_concurrency = max_concurrency
+        self.retry = retry or Retry()
+
+    def _limiter(self, url: str) -> anyio.CapacityLimiter:
+        per_origin = _limiters.setdefault(self.http, {})
+        key = origin(url)
+        limiter = per_origin.get(key)
+        if limiter is None:
+            limiter = per_origin[key] = anyio.CapacityLimiter(self.max_concurrency)
+        return limiter
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept: Collection[int] = (),
+        follow: bool = False,
+    ) -> Answer:
+        """Send a request; answers that are 2xx or in ``accept`` are returned, others raise.
+
+        With ``follow`` redirects are followed with the same method and body (discovery).
+        """
+        for _ in range(_MAX_REDIRECTS + 1):
+            answer = await self._with_retries(method, url, body, headers)
+            if not follow or answer.status not in _REDIRECTS:
+                break
+            url = self._redirect_target(method, answer)
+        else:
+            raise PermanentError(f"{method} {label(url)}: too many redirects", where=self.where)
+        if answer.status in accept or 200 <= answer.status < 300:
+            return answer
+        raise self.status_error(method, answer)
+
+    def _redirect_target(self, method: str, answer: Answer) -> str:
+        location = answer.headers.get("location")
+        if not location:
+            raise PermanentError(
+                f"{method} {label(answer.url)}: HTTP {answer.status} without Location",
+                where=self.where,
+            )
+        target = str(urljoin(answer.url, location))
+        if urlsplit(answer.url).scheme == "https" and urlsplit(target).scheme != "https":
+            raise PermanentError(
+                f"{method} {label(answer.url)}: refusing a redirect from https to {label(target)}",
+                where=self.where,
+            )
+        return target
+
+    async def _with_retries(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> Answer:
+        last = self.retry.attempts - 1
+        for attempt in range(self.retry.attempts):
+            try:
+                answer = await self._send(method, url, body, headers)
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
+                if attempt == last or not _transient(exc):
+                    raise self.transport_error(method, url, exc) from exc
+                await self._pause(method, url, attempt, None, type(exc).__name__)
+                continue
+            if answer.status not in _RETRIED or attempt == last:
+                return answer
+            wait = parse_retry_after(answer.headers.get("retry-after"))
+            if wait is not None and wait > self.retry.max_wait:
+                return answer
+            await self._pause(method, url, attempt, wait, f"HTTP {answer.status}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _pause(
+        self, method: str, url: str, attempt: int, wait: float | None, why: str
+    ) -> None:
+        delay = wait if wait is not None else self.retry.backoff(attempt)
+        log.info(
+            "caldav request retried",
+            where=self.where,
+            method=method,
+            url=label(url),
+            reason=why,
+            attempt=attempt + 1,
+            delay=round(delay, 3),
+        )
+        await anyio.sleep(delay)
+
+    async def _send(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> Answer:
+        sent = dict(headers or {})
+        authorization = self.auth.header()
+        if authorization is not None:
+            sent["Authorization"] = authorization
+        timeout = httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout
+        async with self._limiter(url):
+            response = await self.http.request(
+                method, url, content=body, headers=sent, timeout=timeout, follow_redirects=False
+            )
+        return Answer(
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=response.headers,
+            body=response.content,
+            url=str(response.url),
+        )
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def status_error(self, method: str, answer: Answer) -> ProviderError:
+        """The error-tree exception for an answer the caller did not expect."""
+        code = answer.status
+        message = f"{method} {label(answer.url)}: HTTP {code} {answer.reason}".rstrip()
+        retry_after = parse_retry_after(answer.headers.get("retry-after"))
+        if code == 401:
+            return AuthError(
+                f"{message}: the server refused the credentials ({self.auth.kind} auth); "
+                "check the connection's username and password or token",
+                where=self.where,
+            )
+        if code == 403:
+            return AuthError(f"{message}: access denied", where=self.where)
+        if code in (404, 410):
+            return CalendarNotFound(f"{message}: no such calendar or resource", where=self.where)
+        if code == 429 or (code == 503 and retry_after is not None):
+            return RateLimited(message, where=self.where, retry_after=retry_after)
+        if code >= 500 or code in (408, 423):
+            return TemporaryError(message, where=self.where, retry_after=retry_after)
+        return PermanentError(message, where=self.where)
+
+    def transport_error(self, method: str, url: str, exc: Exception) -> ProviderError:
+        detail = str(exc).replace(url, label(url)) or type(exc).__name__
+        message = f"{method} {label(url)}: {detail}"
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return PermanentError(message, where=self.where)
+        return TemporaryError(message, where=self.where)
+
+
+def _transient(exc: Exception) -> bool:
+    return not isinstance(exc, httpx.UnsupportedProtocol | httpx.ProxyError | httpx.InvalidURL)

@@ -1,0 +1,217 @@
+"""WebDAV/CalDAV XML: the request bodies calsyncd sends and the answers it reads.
+
+Only the standard library (:mod:`xml.etree.ElementTree`). Elements are named in Clark
+notation (``{DAV:}href``); requests use the namespaces' default prefixes chosen by
+ElementTree, which every server accepts.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+DAV = "DAV:"
+CALDAV = "urn:ietf:params:xml:ns:caldav"
+CS = "http://calendarserver.org/ns/"
+
+
+def dav(name: str) -> str:
+    return f"{{{DAV}}}{name}"
+
+
+def cal(name: str) -> str:
+    return f"{{{CALDAV}}}{name}"
+
+
+def cs(name: str) -> str:
+    return f"{{{CS}}}{name}"
+
+
+HREF = dav("href")
+GETETAG = dav("getetag")
+SYNC_TOKEN = dav("sync-token")
+RESOURCETYPE = dav("resourcetype")
+DISPLAYNAME = dav("displayname")
+CURRENT_USER_PRINCIPAL = dav("current-user-principal")
+CALENDAR_HOME_SET = cal("calendar-home-set")
+CALENDAR_DATA = cal("calendar-data")
+COMPONENT_SET = cal("supported-calendar-component-set")
+GETCTAG = cs("getctag")
+CALENDAR_TYPE = cal("calendar")
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def _document(root: ET.Element) -> bytes:
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def _props(parent: ET.Element, names: Iterable[str]) -> None:
+    prop = ET.SubElement(parent, dav("prop"))
+    for name in names:
+        ET.SubElement(prop, name)
+
+
+def propfind(*names: str) -> bytes:
+    """``<propfind><prop>…</prop></propfind>``."""
+    root = ET.Element(dav("propfind"))
+    _props(root, names)
+    return _document(root)
+
+
+def sync_collection(token: str) -> bytes:
+    """An RFC 6578 ``sync-collection`` report for member etags (no ``<limit>``: see module
+    :mod:`calsyncd.providers.caldav`)."""
+    root = ET.Element(dav("sync-collection"))
+    ET.SubElement(root, SYNC_TOKEN).text = token
+    ET.SubElement(root, dav("sync-level")).text = "1"
+    _props(root, [GETETAG])
+    return _document(root)
+
+
+def calendar_query_etags() -> bytes:
+    """A ``calendar-query`` for the etags of every VEVENT resource (no time range)."""
+    root = ET.Element(cal("calendar-query"))
+    _props(root, [GETETAG])
+    outer = ET.SubElement(ET.SubElement(root, cal("filter")), cal("comp-filter"), name="VCALENDAR")
+    ET.SubElement(outer, cal("comp-filter"), name="VEVENT")
+    return _document(root)
+
+
+def calendar_multiget(hrefs: Iterable[str]) -> bytes:
+    """A ``calendar-multiget`` for the etags and bodies of ``hrefs``."""
+    root = ET.Element(cal("calendar-multiget"))
+    _props(root, [GETETAG, CALENDAR_DATA])
+    for href in hrefs:
+        ET.SubElement(root, HREF).text = href
+    return _document(root)
+
+
+def mkcalendar(displayname: str | None = None) -> bytes:
+    """A ``MKCALENDAR`` body (used by tests and tools that create calendars)."""
+    root = ET.Element(cal("mkcalendar"))
+    if displayname is not None:
+        prop = ET.SubElement(ET.SubElement(root, dav("set")), dav("prop"))
+        ET.SubElement(prop, DISPLAYNAME).text = displayname
+    return _document(root)
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+class XmlError(ValueError):
+    """An answer that is not the XML it should be."""
+
+
+_STATUS = re.compile(r"^\s*HTTP/\d(?:\.\d)?\s+(\d{3})")
+
+
+def status_code(text: str | None) -> int | None:
+    """The code of a ``<status>HTTP/1.1 404 Not Found</status>`` line."""
+    match = _STATUS.match(text or "")
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One ``<response>`` of a multistatus.
+
+    ``status`` is the response-level status (a deleted member in a sync report: 404), else
+    ``None``; ``props`` holds the properties found (status 200), ``missing`` the names of
+    those the server reported with another status.
+    """
+
+    href: str
+    status: int | None
+    props: dict[str, ET.Element] = field(default_factory=dict)
+    missing: frozenset[str] = frozenset()
+
+    def text(self, name: str) -> str | None:
+        element = self.props.get(name)
+        if element is None or element.text is None:
+            return None
+        return element.text
+
+    def hrefs(self, name: str) -> list[str]:
+        """The ``<href>`` values inside property ``name`` (principal, home set)."""
+        element = self.props.get(name)
+        if element is None:
+            return []
+        return [h.text.strip() for h in element.iter(HREF) if h.text and h.text.strip()]
+
+    def has_type(self, name: str) -> bool:
+        """Whether ``<resourcetype>`` contains element ``name``."""
+        element = self.props.get(RESOURCETYPE)
+        return element is not None and element.find(name) is not None
+
+    def components(self) -> set[str] | None:
+        """The supported component names, ``None`` when the server did not say."""
+        element = self.props.get(COMPONENT_SET)
+        if element is None:
+            return None
+        return {c.get("name", "").upper() for c in element.iter(cal("comp"))}
+
+
+@dataclass(frozen=True, slots=True)
+class Multistatus:
+    """A ``207 Multi-Status`` answer: its responses and (sync reports) the new token."""
+
+    responses: list[Response]
+    sync_token: str | None
+
+
+def _parse(body: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise XmlError(f"not XML ({exc})") from exc
+
+
+def multistatus(body: bytes) -> Multistatus:
+    """Parse a multistatus; raises :class:`XmlError` if it is not one."""
+    root = _parse(body)
+    if root.tag != dav("multistatus"):
+        raise XmlError(f"expected a DAV multistatus, got <{root.tag}>")
+    responses = [_response(element) for element in root.findall(dav("response"))]
+    token = root.find(SYNC_TOKEN)
+    text = token.text.strip() if token is not None and token.text else None
+    return Multistatus([r for r in responses if r is not None], text)
+
+
+def _response(element: ET.Element) -> Response | None:
+    href = element.find(HREF)
+    if href is None or not href.text or not href.text.strip():
+        return None
+    status = element.find(dav("status"))
+    props: dict[str, ET.Element] = {}
+    missing: set[str] = set()
+    for propstat in element.findall(dav("propstat")):
+        code = status_code(propstat.findtext(dav("status")))
+        prop = propstat.find(dav("prop"))
+        if prop is None:
+            continue
+        for child in prop:
+            if code is not None and 200 <= code < 300:
+                props[child.tag] = child
+            else:
+                missing.add(child.tag)
+    return Response(
+        href=href.text.strip(),
+        status=status_code(status.text) if status is not None else None,
+        props=props,
+        missing=frozenset(missing),
+    )
+
+
+def conditions(body: bytes) -> set[str]:
+    """The precondition/postcondition elements of a ``<DAV:error>`` body (Clark names);
+    empty when the body is not one."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return set()
+    if root.tag != dav("error"):
+        return set()
+    return {child.tag for child in root}

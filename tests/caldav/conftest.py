@@ -1,0 +1,14 @@
+"""Fixtures of the CalDAV tests."""
+
+from conformance.fixtures import http_client, no_leaked_threads
+
+from caldav.fixtures import dav_calendar, dav_server, radicale_server, xandikos_server
+
+__all__ = [
+    "dav_calendar",
+    "dav_server",
+    "http_client",
+    "no_leaked_threads",
+    "radicale_server",
+    "xandikos_server",
+]
