@@ -44,9 +44,33 @@ def _open_ics(name: str, conn: Connection, endpoint: Endpoint, http: httpx.Async
     return IcsFeed(conn.url, where=where, http=http)
 
 
+def _open_caldav(
+    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient
+) -> Calendar:
+    from calsyncd.config.connections import CaldavConnection
+    from calsyncd.providers.caldav import CaldavCalendar
+
+    assert isinstance(conn, CaldavConnection)
+    return CaldavCalendar.from_connection(
+        conn, endpoint.calendar, where=describe(name, endpoint), http=http
+    )
+
+
+def _open_google(
+    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient
+) -> Calendar:
+    from calsyncd.config.connections import GoogleConnection
+    from calsyncd.providers.google import open_google
+
+    assert isinstance(conn, GoogleConnection)
+    return open_google(conn, endpoint.calendar, where=describe(name, endpoint))
+
+
 _OPENERS: dict[str, Opener] = {
     "local": _open_local,
     "ics": _open_ics,
+    "caldav": _open_caldav,
+    "google": _open_google,
 }
 
 

@@ -1,0 +1,1 @@
+"""Loopback emulators of calendar APIs, faithful to their documented semantics (test code)."""
