@@ -1041,7 +1041,9 @@ def _line(name: str, value: _ToIcal, **params: str) -> str:
     section = ""
     for key, param in params.items():
         if key == "CN":
-            section += f";CN={param_value(_PARAM_CONTROL.sub(' ', param), always_quote=True)}"
+            # icalendar's reader unescapes backslashes even in quoted values: double them.
+            cn = _PARAM_CONTROL.sub(" ", param).replace("\\", "\\\\")
+            section += f";CN={param_value(cn, always_quote=True)}"
         else:
             section += f";{key}={param_value(param)}"
     return f"{name}{section}:{text}"

@@ -197,7 +197,7 @@ def test_people_and_parameters() -> None:
     )
     content = lines(serialize_object(CalendarObject("p", event)))
     assert "ORGANIZER;CN=\"The ^'Boss^'\":mailto:boss@example.com" in content
-    assert 'ATTENDEE;CN="Backslash \\";PARTSTAT=NEEDS-ACTION:mailto:a@example.com' in content
+    assert 'ATTENDEE;CN="Backslash \\\\";PARTSTAT=NEEDS-ACTION:mailto:a@example.com' in content
     assert 'ATTENDEE;CN="Bell  and CR ";PARTSTAT=NEEDS-ACTION:mailto:b@example.com' in content
     assert "ATTENDEE;PARTSTAT=NEEDS-ACTION;ROLE=OPT-PARTICIPANT:urn:uuid:1234" in content
     assert "CONFERENCE;VALUE=URI;FEATURE=VIDEO:https://meet.example/x?a=1,2" in content
