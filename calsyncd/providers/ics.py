@@ -15,12 +15,10 @@ plus the ``{uid: etag}`` map of the previous listing.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -43,6 +41,7 @@ from calsyncd.model.event import CalendarObject
 from calsyncd.model.ical import parse_calendar, serialize_calendar, serialize_object
 from calsyncd.providers import _files
 from calsyncd.providers._files import os_errors
+from calsyncd.providers._http import parse_retry_after, redact_url
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
 
 MAX_FEED_BYTES = 64 * 1024 * 1024
@@ -185,41 +184,6 @@ def _not_ical(label: str, exc: Exception, where: str) -> TemporaryError:
 
 
 # -- URLs and HTTP errors ---------------------------------------------------------------------
-
-_TOKEN = re.compile(r"(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}")
-
-
-def redact_url(url: str) -> str:
-    """``url`` fit for messages: no credentials, no query, no token-like path segments.
-
-    Published calendar addresses often carry their secret in the path (Google's
-    ``private-<hex>``, Outlook's ``<guid>/<hex>``), not only in the query.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    host = parts.netloc.rpartition("@")[2]
-    path = "/".join(_TOKEN.sub("***", segment) for segment in parts.path.split("/"))
-    query = "?***" if parts.query else ""
-    return f"{parts.scheme}://{host}{path}{query}"
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def http_status_error(response: httpx.Response, *, where: str, label: str) -> ProviderError:

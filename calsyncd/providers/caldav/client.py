@@ -12,12 +12,10 @@ translation of HTTP failures into the error tree.
 from __future__ import annotations
 
 import base64
-import email.utils
 import random
 import weakref
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -33,6 +31,7 @@ from calsyncd.errors import (
     RateLimited,
     TemporaryError,
 )
+from calsyncd.providers._http import parse_retry_after
 
 log = structlog.get_logger("calsyncd.caldav")
 
@@ -112,23 +111,6 @@ def label(url: str) -> str:
 def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)

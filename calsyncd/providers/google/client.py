@@ -18,14 +18,12 @@ on an event). Messages name the operation and Google's reason, never a URL or a 
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json
 import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +39,7 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
 from calsyncd.errors import AuthError, RateLimited, TemporaryError
+from calsyncd.providers._http import parse_retry_after
 from calsyncd.providers.google.credentials import Credentials, shared_credentials
 
 log = structlog.get_logger("calsyncd.providers.google")
@@ -98,23 +97,6 @@ class _Retry(Exception):
         self.rate = rate
         self.retry_after = retry_after
         super().__init__(message)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def error_details(content: bytes) -> tuple[str, str]:
