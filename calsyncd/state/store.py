@@ -46,9 +46,13 @@ class PairRecord:
     ``*_base`` is the iCalendar text of each side as last synced (the base of a three-way
     merge); ``written_hash`` is the hash of the copy as calsyncd last rendered it, so a copy
     that a provider stores lossily is not rewritten every cycle. ``dismissed`` marks a copy the
-    user deleted under ``on_target_change: keep``: it is not created again. ``*_pending`` is
-    the content hash a write in flight will leave on that side (set before the write, cleared
-    when the row is committed): content equal to it is calsyncd's own write, not a user's edit.
+    user deleted under ``on_target_change: keep``: it is not created again. ``*_pending``
+    holds the content hashes writes of ours may have left on that side since the row was last
+    committed (space-separated; added before each write, cleared when the row is committed):
+    content equal to one of them is calsyncd's own write, not a user's edit. Every intended
+    hash is kept, not only the latest: after a cycle killed right after a write, a later cycle
+    may intend another content and fail or be killed before writing it, and the object then
+    still holds the earlier write.
     """
 
     key: str
@@ -71,8 +75,9 @@ class PairRecord:
     def side_id(self, side: Side) -> str | None:
         return self.source_id if side == "source" else self.target_id
 
-    def pending(self, side: Side) -> str | None:
-        return self.source_pending if side == "source" else self.target_pending
+    def pending(self, side: Side) -> frozenset[str]:
+        """The content hashes our uncommitted writes may have left on ``side``."""
+        return _hashes(self.source_pending if side == "source" else self.target_pending)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,14 @@ class ItemErrorRecord:
     id: str
     message: str
     at: float
+
+
+PENDING_KEPT = 16
+"""At most this many pending hashes are kept per side (the most recent ones)."""
+
+
+def _hashes(value: str | None) -> frozenset[str]:
+    return frozenset(value.split()) if value else frozenset()
 
 
 _PAIR_COLUMNS = ", ".join(f.name for f in fields(PairRecord))
@@ -348,6 +361,21 @@ class StateStore:
         )
         return [row[0] for row in rows]
 
+    def forget_seen_copy(self, rule: str, side: Side, key: str) -> None:
+        """Before creating the copy ``key`` on ``side``: forget what listings said about an
+        earlier copy with that key (or the object the pair ``key`` holds there). A copy made
+        again after a delete usually gets the same id (derived from the key); had the old
+        record stayed, the new object would pass for one a listing has shown, and if it is
+        deleted before a cycle commits a listing, no incremental listing will ever tell (it
+        was made and deleted after the stored cursor). Forgotten, it is read again."""
+        column = "source_id" if side == "source" else "target_id"
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM seen WHERE rule = ? AND side = ? AND (marker_key = ?"
+                f" OR id IN (SELECT {column} FROM pair WHERE rule = ? AND key = ?))",
+                (rule, side, key, rule, key),
+            )
+
     def seen_count(self, rule: str, side: Side) -> int:
         row = self._db.execute(
             "SELECT count(*) FROM seen WHERE rule = ? AND side = ?", (rule, side)
@@ -442,12 +470,22 @@ class StateStore:
 
     def set_pending(self, rule: str, key: str, pending: Mapping[Side, str]) -> None:
         """Record, before writing, the content hash each side will have after the writes of
-        the pair ``key`` (a pair not stored yet has nothing to record)."""
+        the pair ``key`` (a pair not stored yet has nothing to record). The hashes add to those
+        recorded since the row was last committed: an earlier write of ours may still be what
+        the side holds if this one never lands."""
         with self.transaction() as db:
             for side, value in pending.items():
                 column = "source_pending" if side == "source" else "target_pending"
+                row = db.execute(
+                    f"SELECT {column} FROM pair WHERE rule = ? AND key = ?", (rule, key)
+                ).fetchone()
+                if row is None:
+                    continue
+                kept = [h for h in (row[0] or "").split() if h != value]
+                kept = [*kept, value][-PENDING_KEPT:]
                 db.execute(
-                    f"UPDATE pair SET {column} = ? WHERE rule = ? AND key = ?", (value, rule, key)
+                    f"UPDATE pair SET {column} = ? WHERE rule = ? AND key = ?",
+                    (" ".join(kept), rule, key),
                 )
 
     def delete_pair(self, rule: str, key: str) -> None:

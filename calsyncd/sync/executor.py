@@ -143,7 +143,9 @@ class Executor:
         """Before a step's writes, record in its pair's row the content each will leave, so
         that if the cycle dies before the row is committed, the next one can tell these
         writes from users' edits. Writes that change no content (a marker) are left out:
-        their result is indistinguishable from what was there."""
+        their result is indistinguishable from what was there. Before a create, what listings
+        said about an earlier copy with its key is forgotten, so the new one is read again
+        until a listing shows it (see :meth:`StateStore.forget_seen_copy`)."""
         pending: dict[Side, str] = {}
         for write in step.writes:
             if write.obj is None:
@@ -154,6 +156,9 @@ class Executor:
                 pending[write.side] = intended
         if pending:
             self.store.set_pending(self.rule, step.replaces or step.key, pending)
+        for write in step.writes:
+            if write.op == "create" and write.key is not None:
+                self.store.forget_seen_copy(self.rule, write.side, write.key)
 
     def _count(self, write: Write) -> None:
         if write.op == "create":

@@ -327,7 +327,7 @@ class _Planner:
         # original keeps counting as changed (it may hold an unsynced merge), except where a
         # delete is weighed against an edit.
         edited = {
-            side: changed[side] and (item is None or _hash(item.obj) != pair.pending(side))
+            side: changed[side] and (item is None or _hash(item.obj) not in pair.pending(side))
             for side, item in current.items()
         }
         changed[copy_side] = edited[copy_side]

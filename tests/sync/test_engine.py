@@ -37,6 +37,8 @@ class Rig:
             "target": MemoryServer("tgt"),
         }
         self.store = store or StateStore.in_memory()
+        self.concurrency = 4
+        """Writes in flight per calendar (1: a cycle's steps write one after another)."""
 
     @property
     def source(self) -> MemoryServer:
@@ -49,7 +51,8 @@ class Rig:
     def cycle(self, *, window: Window = WINDOW, **kwargs: Any) -> CycleResult:
         async def go() -> CycleResult:
             calendars: dict[Side, Calendar] = {
-                side: MemoryCalendar(self.servers[side]) for side in SIDES
+                side: MemoryCalendar(self.servers[side], max_concurrency=self.concurrency)
+                for side in SIDES
             }
             cycle = Cycle(self.policy, window, config_hash(self.rule), self.store, calendars)
             return await cycle.run(**kwargs)
@@ -604,3 +607,115 @@ def test_pending_hash_is_cleared_with_the_row() -> None:
     rig.settle()
     (row,) = rig.store.all_pairs("r").values()
     assert (row.source_pending, row.target_pending) == (None, None)
+
+
+def test_edit_of_a_recreated_copy_wins_over_the_deleted_original() -> None:
+    """The state machine's "e4@test was deleted but is back": the copy was deleted while the
+    original was edited, so the copy was made again (the edit wins); the user then edited
+    that new copy and deleted the original. The copy's edit is a user's and wins again: the
+    copy becomes the original (documented; the test's model had wrongly counted the first
+    delete against the new copy)."""
+    rig = Rig(direction="two-way", conflict="merge")
+    original = rig.target.add(event("a@x", "v1", lm=1))
+    rig.settle()
+    original = rig.target.put(original.id, edit(original.obj, title="v2", lm=2))
+    rig.source.remove(rig.one("source", "a@x").id)
+    assert shown(rig.ok()) == ["create"]
+    copy = rig.one("source", "a@x")
+    assert title(copy) == "v2"
+    rig.source.put(copy.id, edit(copy.obj, title="v3", lm=3))
+    rig.target.remove(original.id)
+    rig.settle()
+    assert rig.one("source", "a@x").obj.marker is None
+    assert title(rig.one("source", "a@x")) == "v3"
+    assert title(rig.one("target", "a@x")) == "v3"
+
+
+def test_older_write_of_ours_is_not_an_edit_after_a_failed_retry() -> None:
+    """A cycle is killed right after updating the copy (v2); the next one intends v3 for it,
+    but its write fails. The copy still holds our v2, which must not count as a user's edit:
+    when the user then deletes the original, the copy goes too (it is not promoted)."""
+    rig = Rig(direction="two-way")
+    original = rig.source.add(event("a@x", "v1", lm=1))
+    rig.settle()
+    original = rig.source.put(original.id, edit(original.obj, title="v2", lm=2))
+    rig.target.kill_after(1)
+    killed(rig)
+    assert title(rig.one("target", "a@x")) == "v2"
+    original = rig.source.put(original.id, edit(original.obj, title="v3", lm=3))
+    rig.target.fail_next(1)
+    assert rig.cycle().error is not None
+    assert title(rig.one("target", "a@x")) == "v2"
+    (row,) = rig.store.all_pairs("r").values()
+    assert len(row.pending("target")) == 2
+    rig.source.remove(original.id)
+    rig.settle()
+    assert rig.source.items() == []
+    assert rig.target.items() == []
+
+
+def test_older_write_of_ours_is_not_an_edit_after_successive_kills() -> None:
+    """As above, with kills only: the second cycle records its intent for the copy, then
+    dies after another pair's write, before writing it."""
+    rig = Rig(direction="two-way")
+    rig.concurrency = 1  # the steps write in key order
+    first, second = sorted(["a@x", "b@x"], key=lambda uid: copy_key("r", "source", uid))
+    originals = {uid: rig.source.add(event(uid, "v1", lm=1)) for uid in (first, second)}
+    rig.settle()
+    victim = rig.source.put(originals[second].id, edit(originals[second].obj, title="v2", lm=2))
+    rig.target.kill_after(1)
+    killed(rig)
+    assert title(rig.one("target", second)) == "v2"
+    rig.source.put(originals[first].id, edit(originals[first].obj, title="v2", lm=3))
+    victim = rig.source.put(victim.id, edit(victim.obj, title="v3", lm=4))
+    rig.target.kill_after(1)  # after the first pair's update; the second's never happens
+    killed(rig)
+    assert title(rig.one("target", first)) == "v2"
+    assert title(rig.one("target", second)) == "v2"
+    rig.source.remove(victim.id)
+    rig.settle()
+    assert rig.source.find(second) == []
+    assert rig.target.find(second) == []
+    assert title(rig.one("target", first)) == "v2"
+
+
+def test_pending_hashes_accumulate_until_the_row_is_committed() -> None:
+    rig = Rig(direction="two-way")
+    original = rig.source.add(event("a@x", "v1", lm=1))
+    rig.settle()
+    for n in range(2, 5):
+        original = rig.source.put(original.id, edit(original.obj, title=f"v{n}", lm=n))
+        rig.target.kill_after(1)
+        killed(rig)
+    (row,) = rig.store.all_pairs("r").values()
+    assert len(row.pending("target")) == 3
+    rig.settle()
+    (row,) = rig.store.all_pairs("r").values()
+    assert row.pending("target") == frozenset()
+
+
+def test_copy_made_again_then_deleted_while_cycles_fail_is_noticed() -> None:
+    """The copy is deleted and made again (the original was edited) in a cycle that fails
+    (another pair's write), so no listing is committed; the new copy has the old one's id,
+    which the state remembered as listed. The user deletes it again before a cycle succeeds:
+    made and deleted after the stored cursor, no incremental listing tells. It is read again
+    and found gone — the delete propagates, instead of the original being left without a
+    copy for ever."""
+    rig = Rig(direction="two-way")
+    rig.concurrency = 1  # the steps write in key order
+    originals = {uid: rig.source.add(event(uid, "v1", lm=1)) for uid in ("a@x", "b@x")}
+    rig.settle()
+    copy = rig.one("target", "a@x")
+    rig.source.put(originals["a@x"].id, edit(originals["a@x"].obj, title="v2", lm=2))
+    rig.target.remove(copy.id)
+    rig.source.put(originals["b@x"].id, edit(originals["b@x"].obj, title="v2", lm=2))
+    rig.target.fail_next(1, ops=["update"])  # b's copy update fails: the cycle fails
+    result = rig.cycle()
+    assert result.error is not None
+    again = rig.one("target", "a@x")
+    assert (again.id, title(again)) == (copy.id, "v2")
+    rig.target.remove(again.id)
+    rig.settle()
+    assert rig.source.find("a@x") == []
+    assert rig.target.find("a@x") == []
+    assert title(rig.one("target", "b@x")) == "v2"

@@ -255,6 +255,12 @@ class SyncMachine(RuleBasedStateMachine):
             return
         if marker is not None and marker.rule != self.policy.rule:
             return
+        deleted_on = self.deleted.get(uid, set())
+        if self.two_way and side in deleted_on and other(side) in self.edited.get(uid, set()):
+            # Deleted here while edited on the other side: the edit won and the event was
+            # made again here. An edit of it is a user's edit of the new object, which that
+            # earlier delete no longer counts against (its original deleted, it is promoted).
+            deleted_on.discard(side)
         self.edited.setdefault(uid, set()).add(side)
         self.last_version[uid, side] = content_hash(item.obj)
 

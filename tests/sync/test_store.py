@@ -1,5 +1,6 @@
 """The parts of the state store the engine's fixes rely on: the migration that adds pending
-hashes, the pending hashes themselves, and the ids pairs hold that no listing has shown."""
+hashes, the pending hashes themselves, the ids pairs hold that no listing has shown, and forgetting
+an earlier copy's listing before a copy is made again."""
 
 from __future__ import annotations
 
@@ -59,7 +60,10 @@ def test_pending_hashes_are_set_and_cleared_by_the_next_row() -> None:
     store.put_pair("r", pair("k", "s.ics", "t.ics"))
     store.set_pending("r", "k", {"target": "new-hash"})
     row = store.all_pairs("r")["k"]
-    assert (row.pending("source"), row.pending("target")) == (None, "new-hash")
+    assert (row.pending("source"), row.pending("target")) == (frozenset(), {"new-hash"})
+    store.set_pending("r", "k", {"target": "newer-hash"})
+    store.set_pending("r", "k", {"target": "new-hash"})
+    assert store.all_pairs("r")["k"].target_pending == "newer-hash new-hash"
     store.set_pending("r", "missing", {"source": "x"})  # no row yet: nothing to record
     assert list(store.all_pairs("r")) == ["k"]
     store.put_pair("r", pair("k", "s.ics", "t.ics"))
@@ -80,3 +84,20 @@ def test_unlisted_pair_ids() -> None:
     assert store.unlisted_pair_ids("r", "source") == []
     assert store.unlisted_pair_ids("r", "target") == ["copy-b.ics"]
     assert store.unlisted_pair_ids("other", "target") == ["copy-c.ics"]
+
+
+def test_forget_seen_copy_makes_the_pair_id_unlisted() -> None:
+    store = StateStore.in_memory()
+    store.put_pair("r", pair("k", "a.ics", "k.ics"))
+    store.update_seen(
+        "r",
+        "target",
+        [
+            SeenRecord("k.ics", "e", "a@x", "h", marker_rule="r", marker_key="k"),
+            SeenRecord("moved.ics", "e", "a@x", "h", marker_rule="r", marker_key="k"),
+            SeenRecord("other.ics", "e", "o@x", "h"),
+        ],
+    )
+    store.forget_seen_copy("r", "target", "k")
+    assert list(store.seen_all("r", "target")) == ["other.ics"]
+    assert store.unlisted_pair_ids("r", "target") == ["k.ics"]
