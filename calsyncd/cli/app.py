@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 
 from calsyncd import __version__, log
 from calsyncd.config import (
@@ -76,17 +75,6 @@ def print_problems(error: ConfigError) -> None:
         print(problem, file=sys.stderr)
 
 
-def secret_values(config: Config) -> list[str]:
-    """Every resolved secret in the configuration, to scrub from logs."""
-    values = []
-    for connection in config.connections.values():
-        for name in type(connection).model_fields:
-            value = getattr(connection, name)
-            if isinstance(value, SecretStr):
-                values.append(value.get_secret_value())
-    return values
-
-
 def load_for_command(args: argparse.Namespace) -> Config | None:
     """The configuration, with logging set up from it; ``None`` after printing problems."""
     try:
@@ -95,7 +83,7 @@ def load_for_command(args: argparse.Namespace) -> Config | None:
         print_problems(exc)
         return None
     log.setup(config.settings.log.level, config.settings.log.format)
-    log.register_secrets(secret_values(config))
+    log.register_secrets(config.secret_values())
     return config
 
 

@@ -7,7 +7,7 @@ import argparse
 import anyio
 
 from calsyncd import log
-from calsyncd.cli.app import command, open_state, print_problems, secret_values, settings_path
+from calsyncd.cli.app import command, open_state, print_problems, settings_path
 from calsyncd.config import load_config
 from calsyncd.daemon.app import run_daemon
 from calsyncd.errors import ConfigError
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         print_problems(exc)
         return EXIT_INVALID_CONFIG
     log.setup(config.settings.log.level, config.settings.log.format)
-    log.register_secrets(secret_values(config))
+    log.register_secrets(config.secret_values())
     store = open_state(config, readonly=False)
     if store is None:
         return 1

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from calsyncd.config.base import normalize_path
 from calsyncd.config.connections import Connection
 from calsyncd.config.rulefiles import (
@@ -69,6 +71,16 @@ class Config:
     def origin(self, name: str, kind: Kind | None = None) -> str:
         """``path:line:col`` where the rule (else the connection) ``name`` is defined."""
         return lookup_origin(self.origins, name, kind)
+
+    def secret_values(self) -> list[str]:
+        """Every resolved secret of the connections, for logs to scrub."""
+        values = []
+        for connection in self.connections.values():
+            for name in type(connection).model_fields:
+                value = getattr(connection, name)
+                if isinstance(value, SecretStr):
+                    values.append(value.get_secret_value())
+        return values
 
 
 def load_rule_files(paths: Sequence[Path], defaults: Defaults | None = None) -> RuleSet:

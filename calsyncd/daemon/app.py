@@ -19,7 +19,6 @@ from typing import Any
 import anyio
 import anyio.abc
 import structlog
-from pydantic import SecretStr
 
 from calsyncd import log as logs
 from calsyncd.config import Config, Settings, load_config
@@ -39,17 +38,6 @@ log = structlog.get_logger("calsyncd.daemon")
 
 _HTTP_STOP_SHARE = 0.2
 """Of ``shutdown_timeout``, what is kept (at most one second) for closing the HTTP server."""
-
-
-def secret_values(config: Config) -> list[str]:
-    """Every resolved secret in the configuration, to scrub from logs and endpoints."""
-    values = []
-    for connection in config.connections.values():
-        for name in type(connection).model_fields:
-            value = getattr(connection, name)
-            if isinstance(value, SecretStr):
-                values.append(value.get_secret_value())
-    return values
 
 
 class Daemon:
@@ -219,7 +207,7 @@ class Daemon:
 
     def _swap(self, new: Config, changes: RuleChanges) -> None:
         old = self.config
-        logs.register_secrets(secret_values(new))
+        logs.register_secrets(new.secret_values())
         self._apply_settings(old.settings, new.settings)
         self.service.use_connections(new.connections)
         self.config = new
