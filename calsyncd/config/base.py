@@ -50,12 +50,20 @@ def normalize_path(path: Path) -> Path:
     Symlinks are kept on purpose: a config folder swapped by an atomic symlink change (a
     Kubernetes ConfigMap, a deploy tool) must be read through the link.
     """
-    return Path(os.path.normpath(Path(path).expanduser().absolute()))
+    return Path(os.path.normpath(expand_user(Path(path)).absolute()))
+
+
+def expand_user(path: Path) -> Path:
+    """``~`` and ``~user`` expanded; an unknown user's ``~name`` stays as written, as in a shell."""
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "Could not determine home directory."
+        return path
 
 
 def resolve_path(value: Path | str, base_dir: Path | None) -> Path:
     """``value`` made absolute against ``base_dir`` (the current folder without one)."""
-    path = Path(value).expanduser()
+    path = expand_user(Path(value))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return normalize_path(path)

@@ -34,6 +34,13 @@ def parse_duration(value: object) -> timedelta:
 
     Raises :class:`ValueError` with a message fit for a person.
     """
+    try:
+        return _parse_duration(value)
+    except OverflowError:  # timedelta holds less than a million years
+        raise ValueError("a duration cannot be that long") from None
+
+
+def _parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         if value < timedelta(0):
             raise ValueError("a duration cannot be negative")

@@ -68,6 +68,8 @@ class _Definition:
     origin: str
     doc: YamlDocument
     loc: Loc
+    shown: str
+    """How messages name it: the name, or the reference it was resolved from (never its value)."""
 
 
 @dataclass
@@ -77,6 +79,7 @@ class _RuleFileResult:
     rules: list[tuple[int, Rule]]
     connection_defs: list[_Definition]
     rule_defs: list[_Definition]
+    references: Mapping[Loc, str]
 
 
 def _folder_files(folder: Path) -> list[Path]:
@@ -178,7 +181,9 @@ def _salvage(
     return connections, rules
 
 
-def _definitions(doc: YamlDocument, data: Any) -> tuple[list[_Definition], list[_Definition]]:
+def _definitions(
+    doc: YamlDocument, data: Any, references: Mapping[Loc, str]
+) -> tuple[list[_Definition], list[_Definition]]:
     """Every connection and rule name written in the file, valid or not, with its place."""
     connection_defs: list[_Definition] = []
     rule_defs: list[_Definition] = []
@@ -187,12 +192,15 @@ def _definitions(doc: YamlDocument, data: Any) -> tuple[list[_Definition], list[
     if isinstance(data.get("connections"), dict):
         for name in data["connections"]:
             loc: Loc = ("connections", name)
-            connection_defs.append(_Definition(name, _origin(doc, loc, key=True), doc, loc))
+            origin = _origin(doc, loc, key=True)
+            connection_defs.append(_Definition(name, origin, doc, loc, name))
     if isinstance(data.get("rules"), list):
         for i, raw in enumerate(data["rules"]):
             if isinstance(raw, dict) and isinstance(raw.get("name"), str):
                 loc = ("rules", i, "name")
-                rule_defs.append(_Definition(raw["name"], _origin(doc, loc, key=False), doc, loc))
+                name, origin = raw["name"], _origin(doc, loc, key=False)
+                shown = references.get(loc, name)
+                rule_defs.append(_Definition(name, origin, doc, loc, shown))
     return connection_defs, rule_defs
 
 
@@ -208,7 +216,7 @@ def _load_rule_file(session: Session, path: Path, defaults: Defaults) -> _RuleFi
     data, references = session.resolve(doc, base_dir)
     _reject_literal_secrets(session, doc, data, references)
     context = validation_context(base_dir, defaults)
-    connection_defs, rule_defs = _definitions(doc, data)
+    connection_defs, rule_defs = _definitions(doc, data, references)
     try:
         parsed = RuleFile.model_validate(data, context=context)
     except ValidationError as exc:
@@ -217,7 +225,7 @@ def _load_rule_file(session: Session, path: Path, defaults: Defaults) -> _RuleFi
     else:
         connections = dict(parsed.connections)
         rules = list(enumerate(parsed.rules))
-    return _RuleFileResult(doc, connections, rules, connection_defs, rule_defs)
+    return _RuleFileResult(doc, connections, rules, connection_defs, rule_defs, references)
 
 
 def _first_definitions(
@@ -229,7 +237,7 @@ def _first_definitions(
         if earlier is None:
             first[definition.name] = definition
             continue
-        message = f'{kind} "{definition.name}" is already defined at {earlier.origin}'
+        message = f'{kind} "{definition.shown}" is already defined at {earlier.origin}'
         session.add(
             [
                 located(
@@ -243,8 +251,12 @@ def _first_definitions(
     return first
 
 
-def _unknown_connection(name: str, known: Iterable[str]) -> str:
+def _unknown_connection(name: str, known: Iterable[str], reference: str | None = None) -> str:
+    """``reference``: the reference ``name`` was resolved from, shown instead of (and never
+    compared with) the secret value."""
     known = sorted(known)
+    if reference is not None:
+        return f"unknown connection (the value of {reference})"
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
         return f'unknown connection "{name}"; did you mean "{close[0]}"?'
@@ -261,6 +273,7 @@ def _check_rule(
     rule: Rule,
     known: Mapping[str, _Definition],
     connections: Mapping[str, Connection],
+    references: Mapping[Loc, str],
 ) -> None:
     def problem(loc: Loc, message: str) -> None:
         session.add([located(doc, loc, with_path(loc, message))])
@@ -269,7 +282,7 @@ def _check_rule(
         name = getattr(rule, side).connection
         loc: Loc = ("rules", index, side, "connection")
         if name not in known:
-            problem(loc, _unknown_connection(name, known))
+            problem(loc, _unknown_connection(name, known, references.get(loc)))
             continue
         conn = connections.get(name)
         if conn is None:  # defined but invalid: already reported
@@ -284,7 +297,7 @@ def _check_rule(
         loc = ("rules", index, "meeting", "connection")
         conn = connections.get(name)
         if name not in known:
-            problem(loc, _unknown_connection(name, known))
+            problem(loc, _unknown_connection(name, known, references.get(loc)))
         elif conn is not None and conn.type != "zoom":
             problem(loc, f'"{name}" is a {conn.type} connection; meetings need a zoom connection')
 
@@ -316,6 +329,7 @@ def load_rules(session: Session, paths: Sequence[Path], defaults: Defaults) -> R
                 rule=rule,
                 known=connection_defs,
                 connections=connections,
+                references=result.references,
             )
             rules[rule.name] = rule
     origins: dict[tuple[Kind, str], str] = {}

@@ -40,7 +40,7 @@ _NAME_RE = re.compile(NAME_PATTERN)
 
 
 def _check_name(value: Any) -> Any:
-    if isinstance(value, str) and not _NAME_RE.match(value):
+    if isinstance(value, str) and not _NAME_RE.fullmatch(value):  # not "a\n"
         raise custom_error(
             "name", "names use lowercase letters, digits and '-', starting with a letter or digit"
         )

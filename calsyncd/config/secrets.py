@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from calsyncd.config.base import expand_user
 from calsyncd.config.yamlsource import Loc
 
 SECRET_KEYS: frozenset[str] = frozenset({"password", "token", "client_secret", "webhook_secret"})
@@ -63,7 +64,7 @@ def resolve_reference(
             raise ReferenceError_(f"{shown} is not set")
         return value
     if kind == "file":
-        path = (base_dir / Path(arg).expanduser()) if not Path(arg).is_absolute() else Path(arg)
+        path = base_dir / expand_user(Path(arg))  # an absolute path replaces base_dir
         return _read(path, shown, f"cannot read {path}")
     if kind == "credential":
         folder = env.get("CREDENTIALS_DIRECTORY")
@@ -83,8 +84,11 @@ def _read(path: Path, shown: str, missing: str) -> str:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ReferenceError_(f"{shown}: {missing}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    except ValueError as exc:  # UnicodeDecodeError, or a NUL in the path
+        reason = "UnicodeDecodeError" if isinstance(exc, UnicodeDecodeError) else "NUL in the path"
+        raise ReferenceError_(f"{shown}: cannot read {path}: {reason}") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
         raise ReferenceError_(f"{shown}: cannot read {path}: {reason}") from None
     return text.removesuffix("\n").removesuffix("\r")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,9 @@ from calsyncd.config.problems import located, plain_problem, with_path
 from calsyncd.config.secrets import resolve_references
 from calsyncd.config.yamlsource import Loc, YamlDocument, parse_yaml
 from calsyncd.errors import ConfigError, Problem
+
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+"""Characters that end a line (as :meth:`str.splitlines` sees them) — written escaped."""
 
 
 def display_path(path: Path) -> str:
@@ -40,7 +45,11 @@ class Session:
     def add(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
             self.source(problem.path)
-            self.problems.append(problem)
+            if _LINE_BREAK.search(problem.message):  # one problem, one line of output
+                message = _LINE_BREAK.sub(lambda m: repr(m[0])[1:-1], problem.message)
+                self.problems.append(dataclasses.replace(problem, message=message))
+            else:
+                self.problems.append(problem)
 
     def sorted_problems(self) -> list[Problem]:
         return sorted(self.problems, key=lambda p: (self.order.get(p.path, 0), p.line, p.column))

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from calsyncd.errors import ConfigError, Problem
 
@@ -37,6 +38,9 @@ class Position:
 
 
 _START = Position(1, 1)
+
+MAX_DEPTH = 64
+"""How deeply mappings and lists may nest; a rule file needs fewer than ten levels."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class _Builder:
 
     def build(self, node: Node, loc: Loc) -> Any:
         self.values[loc] = _mark(node)
+        if len(loc) > MAX_DEPTH:
+            self.problem(node, f"nested too deeply (more than {MAX_DEPTH} levels)")
+            return None
         if id(node) in self._active:
             self.problem(node, "an alias refers to its own anchor (a recursive structure)")
             return None
@@ -110,6 +117,10 @@ class _Builder:
             if node.tag.startswith("tag:yaml.org,2002:python/") or "constructor" in problem:
                 problem = f"unsupported YAML tag {node.tag} (only plain YAML types are allowed)"
             self.problem(node, problem)
+            return None
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            # PyYAML's constructors fail like this on `!!float x` or a date such as 2024-13-45.
+            self.problem(node, f"cannot read this value as {node.tag.rpartition(':')[2]}")
             return None
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any] | None:
@@ -148,8 +159,14 @@ class _Builder:
 
 
 def _syntax_problem(source: str, exc: yaml.YAMLError, text: str) -> Problem:
+    if isinstance(exc, ReaderError):  # a character YAML does not allow (NUL, most controls)
+        start = text.rfind("\n", 0, exc.position) + 1
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character or "?")
+        message = f"YAML syntax error: unacceptable character #x{char:04x}: {exc.reason}"
+        return Problem(source, line, exc.position - start + 1, message)
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
-        return Problem(source, 1, 1, f"YAML syntax error: {exc}")
+        return Problem(source, 1, 1, f"YAML syntax error: {' '.join(str(exc).split())}")
     mark = exc.problem_mark
     message = f"YAML syntax error: {exc.problem}"
     if exc.context and exc.problem and exc.problem.startswith("but "):
@@ -174,6 +191,9 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise ConfigError([_syntax_problem(source, exc, text)]) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        message = f"YAML syntax error: nested too deeply (more than {MAX_DEPTH} levels)"
+        raise ConfigError([Problem(source, 1, 1, message)]) from None
     builder = _Builder(source)
     data = None if root is None else builder.build(root, ())
     if builder.problems:
