@@ -94,7 +94,7 @@ class Plan:
             base = {"title": step.title, "start": step.start, "fields": list(step.fields)}
             if step.adopt:
                 actions.append(
-                    {"op": "adopt", "side": _other(step.origin), "item": step.key, **base}
+                    {"op": "adopt", "side": other(step.origin), "item": step.key, **base}
                 )
             if step.conflict is not None:
                 actions.append({"op": "conflict", "side": None, "item": step.key, **base})
@@ -110,13 +110,9 @@ class Plan:
         return actions
 
 
-def _other(side: Side) -> Side:
-    return "target" if side == "source" else "source"
-
-
 def other(side: Side) -> Side:
     """The opposite side."""
-    return _other(side)
+    return "target" if side == "source" else "source"
 
 
 def display_start(obj: CalendarObject) -> str:
