@@ -391,16 +391,17 @@ class _Planner:
         origin = pair.origin
         copy_side = other(origin)
         key = pair.key
+        dismissed = self._step(
+            key,
+            origin,
+            pair.origin_uid,
+            current,
+            shown=None,
+            dismissed=True,
+            written_hash=pair.written_hash,
+        )
         if pair.dismissed:
-            return self._step(
-                key,
-                origin,
-                pair.origin_uid,
-                current,
-                shown=None,
-                dismissed=True,
-                written_hash=pair.written_hash,
-            )
+            return dismissed
         recreate = (not self.policy.two_way and self.policy.revert_target_changes) or (
             self.policy.two_way and orig_changed
         )
@@ -425,15 +426,7 @@ class _Planner:
                 forget=True,
                 writes=(Write("delete", origin, item_id=orig.id, etag=orig.etag),),
             )
-        return self._step(
-            key,
-            origin,
-            pair.origin_uid,
-            current,
-            shown=None,
-            dismissed=True,
-            written_hash=pair.written_hash,
-        )
+        return dismissed
 
     def _both_present(
         self,
