@@ -18,7 +18,7 @@ import structlog
 from calsyncd.errors import CalsyncdError, ItemError, NotFound, ProviderError
 from calsyncd.model.hashing import content_hash
 from calsyncd.providers.base import Calendar, Changes, Item, Window
-from calsyncd.state.store import SIDES, PairRecord, SeenRecord, Side, StateStore
+from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, SeenRecord, Side, StateStore
 from calsyncd.sync.executor import Executor, Outcome
 from calsyncd.sync.filters import selected
 from calsyncd.sync.keys import copy_key
@@ -210,10 +210,15 @@ class Cycle:
             found.update(self.store.seen_by_marker(self.rule, there, keys))
             await self._get_many(there, [r.id for r in found.values()], listed[there].items)
 
-    def _pairs(self, listed: dict[Side, _Listed], rerender: bool) -> dict[str, PairRecord]:
+    def _pairs(
+        self,
+        listed: dict[Side, _Listed],
+        rerender: bool,
+        conflicts: Mapping[str, ConflictRecord],
+    ) -> dict[str, PairRecord]:
         if rerender or any(listed[side].changes.full for side in SIDES):
             return self.store.all_pairs(self.rule)
-        keys = {c.key for c in self.store.conflicts(self.rule) if c.resolution}
+        keys = {c.key for c in conflicts.values() if c.resolution}
         for side in SIDES:
             for item in listed[side].items.values():
                 marker = item.obj.marker
@@ -229,10 +234,13 @@ class Cycle:
         )
 
     async def _resolved_conflicts(
-        self, pairs: Mapping[str, PairRecord], listed: dict[Side, _Listed]
+        self,
+        pairs: Mapping[str, PairRecord],
+        listed: dict[Side, _Listed],
+        conflicts: Mapping[str, ConflictRecord],
     ) -> None:
         """Read both sides of every conflict the operator settled, to apply the choice."""
-        for conflict in self.store.conflicts(self.rule):
+        for conflict in conflicts.values():
             pair = pairs.get(conflict.key)
             if conflict.resolution is None or pair is None:
                 continue
@@ -267,13 +275,14 @@ class Cycle:
         cursors: dict[Side, str | None] = (
             {"source": None, "target": None} if rerender else self.store.cursors(self.rule)
         )
+        conflicts = {c.key: c for c in self.store.conflicts(self.rule)}
         listed: dict[Side, _Listed] = {}
         pairs: dict[str, PairRecord] = {}
         try:
             await self._list_both(listed, cursors)
             await self._complete(listed)
-            pairs = self._pairs(listed, rerender)
-            await self._resolved_conflicts(pairs, listed)
+            pairs = self._pairs(listed, rerender, conflicts)
+            await self._resolved_conflicts(pairs, listed, conflicts)
         except ProviderError as exc:
             self.result.fail(exc)
             return self.result
@@ -284,7 +293,7 @@ class Cycle:
             target=self._view(listed["target"]),
             pairs=pairs,
             pair_count=self.store.pair_count(self.rule),
-            conflicts={c.key: c for c in self.store.conflicts(self.rule)},
+            conflicts=conflicts,
             rerender=rerender,
             allow_mass_delete=allow_mass_delete,
         )
