@@ -70,7 +70,11 @@ async def test_incremental_listing_sees_foreign_changes_and_skips_tasks(
     assert not changes.full
     assert [i.obj.uid for i in changes.items] == ["inc-2@x.example"]
     assert changes.deleted == [first]
-    assert recorder.counts() == {"REPORT sync-collection": 1, "REPORT calendar-multiget": 1}
+    assert recorder.counts() == {
+        "PROPFIND": 1,  # the ctag moved
+        "REPORT sync-collection": 1,
+        "REPORT calendar-multiget": 1,
+    }
 
 
 async def test_unreadable_resource_is_reported_on_every_listing(
@@ -203,3 +207,59 @@ async def test_server_without_sync_collection_lists_by_etags_and_ctag(
     assert sorted(i.obj.uid for i in changes.items) == ["etag-2@x.example", "etag-3@x.example"]
     assert changes.deleted == [first]
     assert {i.id: i.etag for i in changes.items}[made.id] == made.etag
+
+
+class NoCtag(Recorder):
+    """A server that keeps no ``getctag``: the property is answered 404."""
+
+    def __init__(self) -> None:
+        async def without_ctag(request: httpx.Request) -> httpx.Response | None:
+            body = await request.aread()
+            if request.method == "PROPFIND" and b"getctag" in body:
+                href = request.url.path
+                return httpx.Response(
+                    207,
+                    text='<?xml version="1.0"?><multistatus xmlns="DAV:"><response>'
+                    f"<href>{href}</href><propstat><prop><getctag"
+                    ' xmlns="http://calendarserver.org/ns/"/></prop>'
+                    "<status>HTTP/1.1 404 Not Found</status></propstat></response></multistatus>",
+                )
+            return None
+
+        super().__init__(answer=without_ctag)
+
+
+async def test_a_quiet_calendar_costs_one_ctag_propfind(
+    dav_server: DavServer, dav_calendar: str
+) -> None:
+    put(dav_server, dav_calendar, event("quiet-1@x.example"))
+    recorder = Recorder()
+    async with client(recorder) as http:
+        calendar = dav_server.open(dav_calendar, http)
+        full = await calendar.list_changes(None)
+        recorder.clear()
+        quiet = await calendar.list_changes(full.cursor)
+        assert (quiet.full, quiet.items, quiet.deleted) == (False, [], [])
+        assert recorder.counts() == {"PROPFIND": 1}
+        # A change moves the ctag, and the change is listed.
+        put(dav_server, dav_calendar, event("quiet-2@x.example"))
+        changes = await calendar.list_changes(quiet.cursor)
+    assert [i.obj.uid for i in changes.items] == ["quiet-2@x.example"]
+
+
+async def test_a_server_without_ctag_is_asked_for_its_changes_every_time(
+    dav_server: DavServer, dav_calendar: str
+) -> None:
+    put(dav_server, dav_calendar, event("noctag-1@x.example"))
+    recorder = NoCtag()
+    async with client(recorder) as http:
+        calendar = dav_server.open(dav_calendar, http)
+        full = await calendar.list_changes(None)
+        recorder.clear()
+        quiet = await calendar.list_changes(full.cursor)
+        assert (quiet.items, quiet.deleted) == ([], [])
+        # Known to have no ctag: not asked again, the sync report alone.
+        assert recorder.counts() == {"REPORT sync-collection": 1}
+        put(dav_server, dav_calendar, event("noctag-2@x.example"))
+        changes = await calendar.list_changes(quiet.cursor)
+    assert [i.obj.uid for i in changes.items] == ["noctag-2@x.example"]

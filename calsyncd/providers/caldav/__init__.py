@@ -10,12 +10,16 @@ bodies), :mod:`.calendar` (the :class:`~calsyncd.providers.base.Calendar`).
 Ids, etags, cursors
     The item id is the resource's absolute path on the server (canonically percent-encoded);
     the etag is the server's ``getetag``/``ETag`` verbatim. The cursor carries the collection
-    URL (so a cycle with a cursor needs no discovery) and the RFC 6578 sync token; for a
-    server without sync-collection, the etag of every member plus the ``getctag``.
+    URL (so a cycle with a cursor needs no discovery), the RFC 6578 sync token (for a server
+    without sync-collection, the etag of every member) and the collection's ``getctag``.
 
 Listings
-    With a cursor: one ``sync-collection`` REPORT (``Depth: 0``, no ``<limit>``, which
-    Xandikos honours by cutting the answer while returning the current token); a ``507`` on
+    With a cursor: first the ``getctag`` (``PROPFIND``, ``Depth: 0``); when it has not moved
+    since the cursor's listing the calendar has not changed and that is all. The ctag is read
+    *before* the listing it is stored with, so a change made meanwhile shows as a moved ctag
+    next time rather than being missed. Otherwise one ``sync-collection`` REPORT (``Depth:
+    0``, no ``<limit>``, which Xandikos honours by cutting the answer while returning the
+    current token); a ``507`` on
     the collection means the answer was truncated and is continued from the new token. A
     rejected token (``valid-sync-token``: Radicale 403, Xandikos 412) or a collection gone
     from its remembered URL gives a full listing. Without a cursor: ``sync-collection`` from

@@ -69,8 +69,9 @@ class _NoSyncCollection(Exception):
 @dataclass(frozen=True, slots=True)
 class _State:
     """What a cursor carries: the collection, then either the sync token or (servers without
-    sync-collection) the etag of every member and the collection's ctag; plus the reasons of
-    the resources that could not be read, reported again on every listing."""
+    sync-collection) the etag of every member; the collection's ctag as read *before* that
+    listing (``""``: the server has none); and the reasons of the resources that could not be
+    read, reported again on every listing."""
 
     collection: str
     token: str | None = None
@@ -182,8 +183,8 @@ class CaldavCalendar(Calendar):
             payload["tok"] = state.token
         else:
             payload["etags"] = state.etags or {}
-            if state.ctag is not None:
-                payload["ctag"] = state.ctag
+        if state.ctag is not None:
+            payload["ctag"] = state.ctag
         if state.skipped:
             payload["skip"] = state.skipped
         return _files.encode_cursor(_KIND, payload)
@@ -197,9 +198,11 @@ class CaldavCalendar(Calendar):
         skipped = _files.str_map(payload.get("skip", {}))
         if not isinstance(collection, str) or skipped is None:
             return None
+        if ctag is not None and not isinstance(ctag, str):
+            return None
         if isinstance(token, str) and token:
-            return _State(collection, token=token, skipped=skipped)
-        if etags is not None and (ctag is None or isinstance(ctag, str)):
+            return _State(collection, token=token, ctag=ctag, skipped=skipped)
+        if etags is not None:
             return _State(collection, etags=etags, ctag=ctag, skipped=skipped)
         return None
 
@@ -218,11 +221,23 @@ class CaldavCalendar(Calendar):
         return await self._full()
 
     async def _delta(self, state: _State) -> _Delta | None:
-        """What changed since ``state``; ``None`` when only a full listing can tell."""
+        """What changed since ``state``; ``None`` when only a full listing can tell.
+
+        A collection whose ctag has not moved since the cursor's listing has not changed:
+        that one ``PROPFIND`` (``Depth: 0``) is all a quiet cycle asks. Xandikos answers it in
+        about a millisecond at any size, where its sync-collection REPORT walks the calendar;
+        Radicale needs ~70 % of its REPORT's time. A server without a ctag gets the REPORT
+        straight away."""
         try:
+            ctag = await self._ctag(state.collection) if state.ctag != "" else ""
+            if ctag and ctag == state.ctag:
+                return _Delta({}, [], state)
             if state.token is not None:
-                return await self._sync(state.collection, state.token)
-            return await self._etag_delta(state)
+                delta = await self._sync(state.collection, state.token)
+            else:
+                delta = await self._etag_delta(state)
+            delta.state = replace(delta.state, ctag=ctag)
+            return delta
         except (_TokenRejected, _NoSyncCollection):
             return None
         except CalendarNotFound:
@@ -233,10 +248,12 @@ class CaldavCalendar(Calendar):
 
     async def _full(self) -> Changes:
         collection = await self.collection_url()
+        ctag = await self._ctag(collection)
         try:
             delta = await self._sync(collection, "")
         except (_TokenRejected, _NoSyncCollection):
             delta = await self._etag_delta(_State(collection, etags={}))
+        delta.state = replace(delta.state, ctag=ctag)
         return await self._changes(delta, {}, full=True)
 
     async def _changes(self, delta: _Delta, skipped: Mapping[str, str], *, full: bool) -> Changes:
@@ -323,13 +340,10 @@ class CaldavCalendar(Calendar):
         return truncated
 
     async def _etag_delta(self, state: _State) -> _Delta:
-        """For servers without sync-collection: the ctag says whether anything changed, a
-        calendar-query lists every VEVENT member's etag to compare with the cursor's."""
+        """For servers without sync-collection: a calendar-query lists every VEVENT member's
+        etag to compare with the cursor's."""
         collection = state.collection
-        ctag = await self._ctag(collection)
         previous = state.etags or {}
-        if ctag is not None and ctag == state.ctag:
-            return _Delta({}, [], _State(collection, etags=dict(previous), ctag=ctag))
         answer = await self._report(collection, davxml.calendar_query_etags(), "1", ())
         now: dict[str, str] = {}
         for response in self._multistatus("REPORT", answer).responses:
@@ -339,9 +353,10 @@ class CaldavCalendar(Calendar):
                 now[href] = etag
         changed: dict[str, str | None] = {h: e for h, e in now.items() if previous.get(h) != e}
         deleted = [h for h in previous if h not in now]
-        return _Delta(changed, deleted, _State(collection, etags=now, ctag=ctag))
+        return _Delta(changed, deleted, _State(collection, etags=now))
 
-    async def _ctag(self, collection: str) -> str | None:
+    async def _ctag(self, collection: str) -> str:
+        """The collection's ``getctag``; ``""`` when the server does not keep one."""
         answer = await self._dav.request(
             "PROPFIND",
             collection,
@@ -352,7 +367,7 @@ class CaldavCalendar(Calendar):
             ctag = response.text(davxml.GETCTAG)
             if ctag:
                 return ctag
-        return None
+        return ""
 
     def _multistatus(self, method: str, answer: Answer) -> davxml.Multistatus:
         try:
