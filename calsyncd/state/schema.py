@@ -96,4 +96,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE pair ADD COLUMN source_pending TEXT;
     ALTER TABLE pair ADD COLUMN target_pending TEXT
     """,
+    # 3: the end of the sync window of the rule's last quiet cycle (nothing listed, read
+    # again or written, no original waiting to enter the window), so that the next quiet
+    # cycle need only look at what entered the window since, through the span index. The
+    # live-pair index makes the count the deletion guard needs cheap at any size.
+    """
+    ALTER TABLE rule ADD COLUMN quiet_until REAL;
+    CREATE INDEX seen_span ON seen (rule, side, span_start);
+    CREATE INDEX pair_live ON pair (rule) WHERE dismissed = 0
+    """,
 )

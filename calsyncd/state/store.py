@@ -8,6 +8,7 @@ No secret is ever stored here.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import time
@@ -107,6 +108,8 @@ class RuleRecord:
     created: int = 0
     updated: int = 0
     deleted: int = 0
+    quiet_until: float | None = None
+    """Set by a quiet cycle: the end of its window (see :meth:`StateStore.set_quiet`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +262,14 @@ class StateStore:
                 (reason, time.time(), rule),
             )
 
+    def set_quiet(self, rule: str, until: float | None) -> None:
+        """Mark the rule's last cycle quiet up to the window end ``until`` (``None``: not
+        quiet). Cleared before any write to a calendar, so a cycle killed after a write
+        never leaves the mark of the quiet cycle before it."""
+        with self.transaction() as db:
+            self._ensure_rule(db, rule)
+            db.execute("UPDATE rule SET quiet_until = ? WHERE rule = ?", (until, rule))
+
     def release(self, rule: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE rule SET held_reason = NULL, held_at = NULL WHERE rule = ?", (rule,))
@@ -330,20 +341,30 @@ class StateStore:
         return {row["id"]: _seen(row) for row in rows}
 
     def window_candidates(
-        self, rule: str, side: Side, start: float, end: float, limit: int = 1000
+        self,
+        rule: str,
+        side: Side,
+        start: float,
+        end: float,
+        *,
+        since: float | None = None,
+        limit: int = 1000,
     ) -> list[str]:
-        """Ids of selected, unpaired originals that overlap ``[start, end)``.
+        """Ids of selected, unpaired originals that overlap ``[start, end)`` — and, with
+        ``since``, begin at or after it (those that entered the window since a quiet cycle
+        whose window ended at ``since``).
 
         They were out of the window (or failed) when last listed; the engine fetches them so
         the planner can create their copies now.
         """
         column = "source_id" if side == "source" else "target_id"
         rows = self._db.execute(
-            "SELECT id FROM seen WHERE rule = ? AND side = ? AND selected = 1"
-            " AND (span_end IS NULL OR span_end > ?) AND span_start < ?"
-            f" AND id NOT IN (SELECT {column} FROM pair WHERE rule = ? AND {column} IS NOT NULL)"
-            " ORDER BY span_start LIMIT ?",
-            (rule, side, start, end, rule, limit),
+            "SELECT s.id FROM seen s WHERE s.rule = ? AND s.side = ? AND s.selected = 1"
+            " AND s.span_start >= ? AND s.span_start < ?"
+            " AND (s.span_end IS NULL OR s.span_end > ?)"
+            f" AND NOT EXISTS (SELECT 1 FROM pair p WHERE p.rule = s.rule AND p.{column} = s.id)"
+            " ORDER BY s.span_start LIMIT ?",
+            (rule, side, -math.inf if since is None else since, end, start, limit),
         )
         return [row[0] for row in rows]
 

@@ -68,6 +68,12 @@ class _Listed:
     def deleted(self) -> list[str]:
         return [*self.changes.deleted, *sorted(self.gone - set(self.changes.deleted))]
 
+    @property
+    def changes_anything(self) -> bool:
+        """Whether the listing was full or told of any change or unreadable object."""
+        changes = self.changes
+        return changes.full or bool(changes.items or changes.deleted or changes.skipped)
+
 
 def _seen_record(policy: Policy, side: Side, item: Item) -> SeenRecord:
     obj = item.obj
@@ -128,6 +134,7 @@ class Cycle:
             for side in SIDES
         }
         self.result = CycleResult(self.rule)
+        self._quiet_so_far = False
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -167,23 +174,51 @@ class Cycle:
         except ItemError as exc:
             self.result.problems.append(f"{listed.side} {item_id}: {exc}")
 
-    async def _complete(self, listed: dict[Side, _Listed]) -> None:
+    async def _complete(
+        self,
+        listed: dict[Side, _Listed],
+        quiet_until: float | None,
+        conflicts: Mapping[str, ConflictRecord],
+    ) -> None:
         """Fetch what the planner needs beyond the changes: retries, window entries, copies
-        and originals to pair up."""
-        for error in self.store.item_errors(self.rule):
+        and originals to pair up.
+
+        After a quiet cycle (``quiet_until``: the end of its window), when both listings are
+        empty again, no pair can hold an unlisted id and no original can wait in the window
+        but one that entered it since: only those are looked up, through the span index, so
+        a quiet cycle costs what changed rather than the calendar's size."""
+        errors = self.store.item_errors(self.rule)
+        for error in errors:
             await self._read_again(listed[error.side], error.id)
+        still_quiet = (
+            quiet_until is not None
+            and not errors
+            and not any(c.resolution for c in conflicts.values())
+            and not any(listed[side].changes_anything for side in SIDES)
+        )
+        since = quiet_until if still_quiet else None
+        loose_ends = bool(errors)
         for side in SIDES:
-            if not listed[side].changes.full:
+            if not listed[side].changes.full and not still_quiet:
                 for item_id in self.store.unlisted_pair_ids(self.rule, side):
+                    loose_ends = True
                     await self._read_again(listed[side], item_id)
         origin_sides: tuple[Side, ...] = SIDES if self.policy.two_way else ("source",)
         for side in origin_sides:
             if listed[side].changes.full:
                 continue
             candidates = self.store.window_candidates(
-                self.rule, side, self.window.start.timestamp(), self.window.end.timestamp()
+                self.rule,
+                side,
+                self.window.start.timestamp(),
+                self.window.end.timestamp(),
+                since=since,
             )
+            loose_ends = loose_ends or bool(candidates)
             await self._get_many(side, candidates, listed[side].items)
+        self._quiet_so_far = not loose_ends and not any(
+            listed[side].changes_anything for side in SIDES
+        )
         for side in SIDES:
             there = other(side)
             if listed[there].changes.full:
@@ -280,7 +315,7 @@ class Cycle:
         pairs: dict[str, PairRecord] = {}
         try:
             await self._list_both(listed, cursors)
-            await self._complete(listed)
+            await self._complete(listed, None if rerender else meta.quiet_until, conflicts)
             pairs = self._pairs(listed, rerender, conflicts)
             await self._resolved_conflicts(pairs, listed, conflicts)
         except ProviderError as exc:
@@ -302,6 +337,8 @@ class Cycle:
         self.result.problems.extend(f"{p.side} {p.item_id}: {p.message}" for p in the_plan.problems)
         if dry_run:
             return self.result
+        if the_plan.steps and meta.quiet_until is not None:
+            self.store.set_quiet(self.rule, None)  # before any write: see set_quiet
         if the_plan.hold is not None:
             self.store.hold(self.rule, the_plan.hold)
             self.result.held = the_plan.hold
@@ -325,6 +362,9 @@ class Cycle:
             self.store.clear_item_errors(self.rule, side, settled)
         self._commit_listings(listed)
         self.store.set_config_hash(self.rule, self.config_hash)
+        quiet = self._quiet_so_far and not the_plan.steps and not the_plan.problems
+        if quiet or meta.quiet_until is not None:
+            self.store.set_quiet(self.rule, self.window.end.timestamp() if quiet else None)
         return self.result
 
     def _view(self, listed: _Listed) -> SideView:

@@ -49,7 +49,7 @@ def test_version_1_database_is_migrated(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     version = db.execute("PRAGMA user_version").fetchone()[0]
     db.close()
-    assert version == len(MIGRATIONS) == 2
+    assert version == len(MIGRATIONS) == 3
     readonly = StateStore.open_readonly(path)
     assert list(readonly.all_pairs("r")) == ["k"]
     readonly.close()
