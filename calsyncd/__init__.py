@@ -1,10 +1,7 @@
 """calsyncd — declarative calendar sync daemon."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("calsyncd")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"
+"""The one place the version is written (``pyproject.toml`` reads it from here): no
+package-metadata lookup at start, which costs every command ~30 ms."""
 
 __all__ = ["__version__"]

@@ -7,7 +7,6 @@ import argparse
 import anyio
 
 from calsyncd.cli.app import command, load_for_command, open_state
-from calsyncd.daemon.app import run_daemon
 
 EXIT_INVALID_CONFIG = 2
 """An invalid configuration at start; systemd's ``RestartPreventExitStatus=2`` does not retry."""
@@ -17,6 +16,9 @@ EXIT_INVALID_CONFIG = 2
 def run(args: argparse.Namespace) -> int:
     """Exit 0 after a graceful stop, 2 if the configuration is invalid at start, 1 if the state
     database or the HTTP port cannot be opened."""
+    # The HTTP server and metrics stack only load here: one-shot commands start faster.
+    from calsyncd.daemon.app import run_daemon  # noqa: PLC0415
+
     config = load_for_command(args)
     if config is None:
         return EXIT_INVALID_CONFIG
