@@ -115,6 +115,56 @@ async def test_requests_in_flight_are_bounded_per_server(
     assert recorder.in_flight_max == 2
 
 
+class LockedOnce(Recorder):
+    """Answers the first PUT 423 Locked, like Xandikos when another write holds its git
+    lock; counts the PUTs in flight at once after that."""
+
+    def __init__(self) -> None:
+        self.locked = False
+        self.puts = 0
+        self.puts_max_after_lock = 0
+
+        async def answer(request: httpx.Request) -> httpx.Response | None:
+            if request.method != "PUT":
+                return None
+            if not self.locked:
+                self.locked = True
+                return httpx.Response(423, text="locked")
+            self.puts += 1
+            self.puts_max_after_lock = max(self.puts_max_after_lock, self.puts)
+            return None
+
+        async def alter(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+            if request.method == "PUT":
+                self.puts -= 1
+            return response
+
+        super().__init__(answer=answer, alter=alter)
+
+
+async def test_after_423_locked_writes_to_that_server_take_turns(
+    dav_server: DavServer, dav_calendar: str
+) -> None:
+    recorder = LockedOnce()
+    async with client(recorder) as http:
+        calendar = dav_server.open(dav_calendar, http, max_concurrency=4, retry=Retry(4, 5.0))
+
+        async def make(n: int) -> None:
+            await calendar.create(event(f"turn-{n}@x.example", day=n), f"k-turn-{n}")
+
+        started = time.monotonic()
+        await make(0)  # answered 423, then sent again
+        async with anyio.create_task_group() as tasks:
+            for n in range(1, 9):
+                tasks.start_soon(make, n)
+        elapsed = time.monotonic() - started
+        listed = await calendar.list_changes(None)
+    assert len(listed.items) == 9
+    assert recorder.locked
+    assert recorder.puts_max_after_lock == 1
+    assert elapsed < 5.0  # the write refused by the server's lock was sent again at once
+
+
 async def test_calendar_deleted_under_a_path_is_calendar_not_found(
     dav_server: DavServer, dav_calendar: str
 ) -> None:
