@@ -40,7 +40,8 @@ class _Connection(StrictModel):
     timeout: PositiveDuration | None = None
     """Per-request timeout; the provider's default when not set."""
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
-    """Writes the sync engine may run at once against this connection."""
+    """Requests the sync engine may have in flight at once against this connection (CalDAV
+    writes go one at a time per server regardless)."""
 
     @property
     def read_only(self) -> bool:

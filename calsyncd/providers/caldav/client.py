@@ -2,13 +2,13 @@
 
 One :class:`DavClient` per calendar adds what every request needs: the connection's
 credentials (read from their :class:`~pydantic.SecretStr` only here, when a request is sent),
-a bound on requests in flight per server, retries with backoff (honouring ``Retry-After``) on
-connection errors, 429, 5xx and 423 — Xandikos answers 423 (PUT) or 500 (DELETE) when another
-write holds its git index lock, and every request calsyncd sends is safe to repeat —, writes
-sent one at a time to a server once it has answered one with 423 (it serialises writes
-itself, so writes in parallel only collide there), redirects followed by hand (httpx would
-turn a redirected PROPFIND into a GET), and the translation of HTTP failures into the error
-tree.
+a bound on requests in flight per server, writes (PUT, DELETE) to one server one at a time —
+the servers serialise them anyway (Radicale behind one storage lock, Xandikos behind its git
+index lock, which refuses a write meeting another with 423), so writes in parallel only
+collide —, retries with backoff (honouring ``Retry-After``) on connection errors, 429, 5xx
+and 423 (another client's write may hold the lock; every request calsyncd sends is safe to
+repeat), redirects followed by hand (httpx would turn a redirected PROPFIND into a GET),
+and the translation of HTTP failures into the error tree.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ _limiters: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, anyio.Capacity
 )
 """Per shared client (one per process and event loop), one limiter per server origin."""
 
-_serial_writes: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, anyio.Lock]] = (
+_write_turns: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, anyio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
-"""Per shared client, the origins that said 423 Locked to a write: their writes take turns."""
+"""Per shared client, one lock per server origin that its writes take turns on."""
 _WRITES = frozenset({"PUT", "DELETE"})
 
 
@@ -222,26 +222,12 @@ class DavClient:
             wait = parse_retry_after(answer.headers.get("retry-after"))
             if wait is not None and wait > self.retry.max_wait:
                 return answer
-            if self._locked_out(method, url, answer):
-                wait = 0.0  # it was our own write in the way: now in turn, go again
             await self._pause(method, url, attempt, wait, f"HTTP {answer.status}")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _write_turns(self, url: str) -> anyio.Lock | None:
-        return _serial_writes.get(self.http, {}).get(origin(url))
-
-    def _locked_out(self, method: str, url: str, answer: Answer) -> bool:
-        """Whether this 423 to a write is the first from its server: from now on writes to
-        it take turns (the server holds one lock for all writes, so ours collided)."""
-        if answer.status != 423 or method not in _WRITES or self._write_turns(url) is not None:
-            return False
-        _serial_writes.setdefault(self.http, {})[origin(url)] = anyio.Lock()
-        log.info(
-            "caldav server serialises writes: sending them one at a time",
-            where=self.where,
-            server=origin(url),
-        )
-        return True
+    def _write_turn(self, url: str) -> anyio.Lock:
+        per_origin = _write_turns.setdefault(self.http, {})
+        return per_origin.setdefault(origin(url), anyio.Lock())
 
     async def _pause(
         self, method: str, url: str, attempt: int, wait: float | None, why: str
@@ -266,8 +252,8 @@ class DavClient:
         if authorization is not None:
             sent["Authorization"] = authorization
         timeout = httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout
-        turns = self._write_turns(url) if method in _WRITES else None
-        async with self._limiter(url), turns or contextlib.nullcontext():
+        turn = self._write_turn(url) if method in _WRITES else contextlib.nullcontext()
+        async with turn, self._limiter(url):
             response = await self.http.request(
                 method, url, content=body, headers=sent, timeout=timeout, follow_redirects=False
             )
