@@ -59,7 +59,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache, lru_cache
 from typing import Any, Protocol
 
@@ -767,6 +767,8 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
     end: When | None = values.pop("dtend", None)
     if end is None and duration is not None:
         end = _end_from_duration(start, duration)
+    for line in rrules:
+        _check_rrule(line, start)
     reminders: list[timedelta] = []
     for child in component.children:
         offset = _reminder(child) if child.name == "VALARM" else None
@@ -788,6 +790,17 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
         **values,
     )
     return _Read(uid, event, marker)
+
+
+def _check_rrule(line: str, start: When) -> None:
+    """Skip an event whose RRULE cannot be expanded from its start (unknown FREQ, a bad
+    UNTIL, COUNT or BYxxx part) — read the way the sync window expands it — rather than let
+    it fail later, away from the object that carries it."""
+    dtstart = start if isinstance(start, datetime) else datetime.combine(start, time())
+    try:
+        rrulestr(line, dtstart=dtstart, ignoretz=dtstart.tzinfo is None)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _Skip(f"RRULE cannot be read: {line!r} ({exc})") from None
 
 
 def _years(events: Iterable[_Component]) -> dict[str, set[int]]:

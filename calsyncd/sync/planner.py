@@ -697,7 +697,9 @@ class _Planner:
     def _guard(self, plan: Plan) -> Plan:
         if self.given.allow_mass_delete:
             return plan
-        total = self.given.pair_count
+        # Pairs adopted this cycle are synced pairs too: after the state database is lost,
+        # every pair is adopted again, and a few deletions among them are not a mass delete.
+        total = self.given.pair_count + sum(step.adopt for step in plan.steps)
         for side in SIDES:
             deletes = sum(
                 1 for step in plan.steps for w in step.writes if w.op == "delete" and w.side == side

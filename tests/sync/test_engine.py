@@ -159,6 +159,24 @@ def test_lost_state_is_rebuilt_from_markers() -> None:
     assert rig.writes() == before
 
 
+def test_lost_state_with_a_few_deletions_is_rebuilt_in_one_cycle() -> None:
+    """The pairs adopted again count as synced for the guard; a wiped side still holds."""
+    rig = Rig()
+    items = [rig.source.add(event(f"e{i}@x")) for i in range(10)]
+    rig.settle()
+    rig.store = StateStore.in_memory()
+    for item in items[:2]:
+        rig.source.remove(item.id)
+    result = rig.ok()
+    assert sorted(shown(result)) == ["adopt"] * 8 + ["delete"] * 2
+    assert len(rig.target.items()) == 8
+    rig.store = StateStore.in_memory()
+    for item in items[2:]:
+        rig.source.remove(item.id)
+    assert rig.cycle().held is not None  # nothing left to adopt: 8 deletions of 0 pairs
+    assert len(rig.target.items()) == 8
+
+
 def test_mapping_change_rerenders_every_copy() -> None:
     rig = Rig()
     rig.source.add(event("a@x", "One"))
