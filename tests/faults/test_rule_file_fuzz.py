@@ -1,4 +1,5 @@
-"""Fuzzing rule files through ``calsyncd check``: never a traceback, never a leaked secret.
+"""Fuzzing rule files through ``calsyncd check`` and through a running daemon's reload: never
+a traceback, never a leaked secret, never a dead daemon.
 
 Cases start from a valid rule file (like ``rules/examples.yaml``) and are mutated either as
 data (keys deleted, duplicated or renamed, values swapped for other types, references, bad
@@ -6,6 +7,14 @@ durations, regexes and templates; then ``yaml.safe_dump``) or as text (truncatio
 anchors and merge keys, random bytes including invalid UTF-8 and NUL). Whatever the input,
 ``check`` exits 0 or 1 and, on 1, prints one ``path:line:col: message`` (or ``path: message``)
 line per problem.
+
+The same cases are then fed one after another to one running ``calsyncd run`` — written into
+its rules folder as an editor saves, followed by SIGHUP (the file watcher reloads too, after
+its debounce; SIGHUP reloads at once, so 500 cases take seconds, not minutes). After each
+case the daemon is alive, ``/healthz`` answers 200, a reload was counted and
+``calsyncd_config_valid`` says what ``check`` says of the same files: 1 when valid, 0 when
+invalid (the old rules go on running). At the end a valid file is accepted again, SIGTERM
+stops the daemon with exit 0, and its log holds no traceback and no secret.
 """
 
 from __future__ import annotations
@@ -13,16 +22,26 @@ from __future__ import annotations
 import copy
 import os
 import re
+import signal
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 import yaml
+from cli.conftest import Project
+from daemon.conftest import Daemon
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calsyncd.cli.app import main
+from calsyncd.config import load_config
+from calsyncd.errors import ConfigError
+from faults.support import Stopwatch, report, running_daemon
 
 SECRET = "hunter2-fuzz-secret"
 """Set in ``$FUZZ_DAV_PASSWORD``; referenced by the rule files; must never be printed."""
@@ -372,24 +391,39 @@ def check_rule_file(content: bytes, capsys: pytest.CaptureFixture[str]) -> None:
         assert out.startswith("ok: "), out
 
 
-@settings(
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def known_cases(test: F) -> F:
+    """The base document and the inputs the fuzzer found that once crashed `check` or broke
+    its output, always tried first."""
+    for content in (
+        BASE_TEXT.encode(),
+        b"\x00",  # ReaderError: a two-line message
+        b"[" * 2000,  # RecursionError in PyYAML's composer
+        b"rules:\n  - {interval: 99999999999999999999}\n",  # OverflowError
+        b"rules:\n  - {window: {past: 9999999999999w}}\n",  # OverflowError
+        b"rules:\n  - name: !!float x\n",  # ValueError from SafeConstructor
+        b"rules:\n  - {name: a, interval: 2024-13-45}\n",  # ValueError (a date)
+        b'rules:\n  - {"a\\nb": 1}\n',  # a key with a line break in a message
+        b"name: ${file:~0}\n",  # RuntimeError from expanduser
+        b'name: "${file:\\0}"\n',  # ValueError: embedded null byte
+        LEAKING_NAMES,  # a secret echoed as a rule or connection name
+    ):
+        test = example(content=content)(test)
+    return test
+
+
+FUZZ_SETTINGS = settings(
     max_examples=500,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@FUZZ_SETTINGS
 @given(content=rule_files)
-@example(content=BASE_TEXT.encode())
-# Inputs the fuzzer found that once crashed `check` or broke its output:
-@example(content=b"\x00")  # ReaderError: a two-line message
-@example(content=b"[" * 2000)  # RecursionError in PyYAML's composer
-@example(content=b"rules:\n  - {interval: 99999999999999999999}\n")  # OverflowError
-@example(content=b"rules:\n  - {window: {past: 9999999999999w}}\n")  # OverflowError
-@example(content=b"rules:\n  - name: !!float x\n")  # ValueError from SafeConstructor
-@example(content=b"rules:\n  - {name: a, interval: 2024-13-45}\n")  # ValueError (a date)
-@example(content=b'rules:\n  - {"a\\nb": 1}\n')  # a key with a line break in a message
-@example(content=b"name: ${file:~0}\n")  # RuntimeError from expanduser
-@example(content=b'name: "${file:\\0}"\n')  # ValueError: embedded null byte
-@example(content=LEAKING_NAMES)  # a secret echoed as a rule or connection name
+@known_cases
 def test_check_never_crashes_on_mutated_rule_files(
     content: bytes, capsys: pytest.CaptureFixture[str], clean_env: None
 ) -> None:
@@ -406,3 +440,117 @@ def test_check_handwritten_cases(
 def test_the_base_document_is_valid(capsys: pytest.CaptureFixture[str], clean_env: None) -> None:
     check_rule_file(BASE_TEXT.encode(), capsys)
     assert capsys.readouterr().err == ""
+
+
+# -- the same cases through a running daemon's reload ----------------------------------------
+
+
+@dataclass
+class ReloadingDaemon:
+    """A running daemon whose one rule file the cases replace; what it was fed so far."""
+
+    daemon: Daemon
+    project: Project
+    http: httpx.Client
+    valid: int = 0
+    invalid: int = 0
+    clock: Stopwatch = field(default_factory=Stopwatch)
+
+    @property
+    def rule_file(self) -> Path:
+        return self.project.root / "rules" / "fuzzed.yaml"
+
+    def reload_metrics(self) -> tuple[float, bool]:
+        """Reloads counted so far (ok + error) and whether the configuration is valid."""
+        reloads, valid = 0.0, False
+        for line in self.http.get("/metrics").text.splitlines():
+            if line.startswith("calsyncd_config_reload_total{"):
+                reloads += float(line.rpartition(" ")[2])
+            elif line.startswith("calsyncd_config_valid "):
+                valid = float(line.rpartition(" ")[2]) == 1
+        return reloads, valid
+
+    def expected_valid(self) -> bool:
+        """What ``check`` says of the project as it is now (the same loader, in process)."""
+        try:
+            load_config(self.project.config)
+        except ConfigError:
+            return False
+        return True
+
+    def feed(self, content: bytes) -> None:
+        """Save ``content`` as an editor does, SIGHUP, and wait until the daemon reloaded it:
+        a reload is counted and ``calsyncd_config_valid`` says what ``check`` says."""
+        before, _ = self.reload_metrics()
+        temporary = self.rule_file.with_name(".fuzzed.yaml.tmp")
+        temporary.write_bytes(content)
+        os.replace(temporary, self.rule_file)
+        valid = self.expected_valid()
+        self.daemon.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while True:
+            reloads, now_valid = self.reload_metrics()
+            if reloads > before and now_valid == valid:
+                break
+            assert time.monotonic() < deadline, f"no reload saying valid={valid}"
+            time.sleep(0.002)
+        assert self.daemon.process.poll() is None, self.daemon.text[-4000:]
+        assert self.http.get("/healthz").status_code == 200
+        if valid:
+            self.valid += 1
+        else:
+            self.invalid += 1
+
+
+@pytest.fixture(scope="module")
+def reloading(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReloadingDaemon]:
+    """One ``calsyncd run`` for the module, on the base document; this process sees the same
+    environment (secrets, no ``CALSYNCD_*``, ``HOME``) to say what each case should give."""
+    project = Project(tmp_path_factory.mktemp("reload-fuzz"))
+    for folder in ("config", "rules", "state", "var/calendars"):
+        (project.root / folder).mkdir(parents=True)
+    (project.root / "rules" / "secret.txt").write_text(FILE_SECRET + "\n")
+    (project.root / "rules" / "fuzzed.yaml").write_text(BASE_TEXT)
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        running_daemon(project, interval="1h", FUZZ_DAV_PASSWORD=SECRET) as daemon,
+        httpx.Client(base_url=daemon.url(""), trust_env=False, timeout=10) as http,
+    ):
+        for name in [n for n in os.environ if n.startswith("CALSYNCD_")]:
+            patch.delenv(name)
+        patch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+        patch.setenv("FUZZ_DAV_PASSWORD", SECRET)
+        patch.setenv("HOME", str(project.root))
+        yield ReloadingDaemon(daemon, project, http)
+
+
+@FUZZ_SETTINGS
+@given(content=rule_files)
+@known_cases
+def test_a_running_daemon_survives_every_mutated_rule_file(
+    content: bytes, reloading: ReloadingDaemon
+) -> None:
+    reloading.feed(content)
+
+
+def test_after_the_fuzz_the_daemon_takes_a_valid_file_and_stops_cleanly(
+    reloading: ReloadingDaemon,
+) -> None:
+    daemon = reloading.daemon
+    reloading.feed(BASE_TEXT.encode())
+    assert set(daemon.status()["rules"]) == {"case-dates", "work-busy", "holidays"}
+    assert daemon.stop(timeout=30) == 0
+    output = daemon.text
+    tracebacks = output.count("Traceback")
+    assert tracebacks == 0, output[-4000:]
+    assert SECRET not in output
+    assert FILE_SECRET not in output
+    report(
+        "rule-file-fuzz-daemon",
+        cases=reloading.valid + reloading.invalid,
+        valid=reloading.valid,
+        invalid=reloading.invalid,
+        healthz_200_after_each=reloading.valid + reloading.invalid,
+        tracebacks=tracebacks,
+        time=reloading.clock,
+    )
