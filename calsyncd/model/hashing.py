@@ -23,6 +23,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 
 from calsyncd.model.event import Attendee, CalendarObject, Event, When, sort_key
+from calsyncd.model.recent import by_identity
 from calsyncd.model.timezones import iana_name
 
 __all__ = [
@@ -134,6 +135,7 @@ def _digest(payload: _Json) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+@by_identity(64)
 def content_hash(obj: CalendarObject, *, fields: Collection[str] | None = None) -> str:
     """A 32-hex-digit digest of the object's content (master and overrides).
 

@@ -102,6 +102,7 @@ from calsyncd.model.event import (
     When,
     sort_key,
 )
+from calsyncd.model.recent import by_identity
 from calsyncd.model.timezones import (
     Transitions,
     iana_name,
@@ -919,8 +920,10 @@ def parse_object(data: bytes | str, *, source: str) -> CalendarObject:
 # --------------------------------------------------------------------------- writing
 
 
+@by_identity(64)
 def serialize_object(obj: CalendarObject, *, prodid: str = DEFAULT_PRODID) -> bytes:
-    """One VCALENDAR with the object's VTIMEZONEs, its master, then its overrides."""
+    """One VCALENDAR with the object's VTIMEZONEs, its master, then its overrides (the last
+    few remembered: a write serialises the same object for its body and its state row)."""
     return _serialize([obj], name=None, prodid=prodid)
 
 

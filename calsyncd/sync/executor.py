@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import anyio
+import anyio.lowlevel
 import structlog
 
 from calsyncd.errors import (
@@ -100,9 +101,18 @@ class Executor:
         """Items recorded as failed by this run (to be read again next cycle)."""
 
     async def run(self, plan: Plan) -> Outcome:
+        # As many steps under way as writes may be in flight: a step records its intent just
+        # before writing, not all thousands of them before the first write goes out.
+        in_flight = sum(int(limiter.total_tokens) for limiter in self.limiters.values())
+        under_way = anyio.CapacityLimiter(in_flight)
+
+        async def run_step(step: Step) -> None:
+            async with under_way:
+                await self._run_step(step)
+
         async with anyio.create_task_group() as tasks:
             for step in plan.steps:
-                tasks.start_soon(self._run_step, step)
+                tasks.start_soon(run_step, step)
         return self.outcome
 
     async def _write(self, write: Write) -> Item | None:
@@ -137,6 +147,9 @@ class Executor:
                 )
                 return
             self._count(write)
+        # Let the next write go out before this step's commit: servers take writes one at a
+        # time, so the commit's work then overlaps the server's instead of adding to it.
+        await anyio.lowlevel.checkpoint()
         self._commit(step, results)
 
     def _intend(self, step: Step) -> None:

@@ -303,9 +303,9 @@ def test_killed_after_create_is_adopted_not_duplicated() -> None:
     with pytest.raises(BaseExceptionGroup) as caught:
         rig.cycle()
     assert caught.group_contains(Killed)
-    # The first copy is made and its row never committed; the other create was in flight.
+    # The first copy is made and its row never committed (the other create was in flight).
     assert rig.target.items()
-    assert rig.store.pair_count("r") == len(rig.target.items()) - 1
+    assert rig.store.pair_count("r") < len(rig.target.items())
     result = rig.ok()
     assert "adopt" in shown(result)
     rig.settle()
