@@ -36,8 +36,23 @@ test: lint
 	$(BIN)/calsyncd --config $(CONFIG) check
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+## `make bench`: the planner benchmark and the side-by-side run against vdirsyncer 0.21
+## (bench/caldav), which gets a venv of its own; matplotlib comes with the `bench` extra.
+## A quick run (about a minute): make bench BENCH_ARGS="compare --sizes 1000 --reps 1 --copy-events 200"
+BENCH_VDIRSYNCER := .venv-bench-vdirsyncer
+BENCH_STAMP      := $(VENV)/.bench-stamp
+BENCH_ARGS       ?=
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+$(BENCH_VDIRSYNCER)/bin/vdirsyncer:
+	test -x $(BENCH_VDIRSYNCER)/bin/python || $(PYTHON) -m venv $(BENCH_VDIRSYNCER)
+	$(BENCH_VDIRSYNCER)/bin/python -m pip install --quiet --disable-pip-version-check 'vdirsyncer==0.21.0'
+
+bench: $(BENCH_STAMP) $(BENCH_VDIRSYNCER)/bin/vdirsyncer
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var state .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VDIRSYNCER) var state .mypy_cache .ruff_cache .pytest_cache .hypothesis
