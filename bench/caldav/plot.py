@@ -11,6 +11,7 @@ LINES = (
     ("calsyncd", "calsyncd sync (whole process)", "o-"),
     ("vdirsyncer", "vdirsyncer sync (whole process)", "s-"),
     ("daemon", "calsyncd daemon cycle (in-process)", "^--"),
+    ("daemon_xandikos", "calsyncd daemon cycle, Xandikos on both sides", "v:"),
 )
 
 

@@ -128,8 +128,15 @@ def targets(summary: dict[str, Any], copy_events: int) -> list[Target]:
             lambda r: r <= 0.5,
         ),
         _judge(
-            "daemon in-process no-op cycle at 10k events < 50 ms",
+            "daemon in-process no-op cycle at 10k events < 50 ms (Radicale ↔ Xandikos)",
             figure(summary, "noop", size, "daemon"),
+            Figure(0.05, 0, 1),
+            "bound",
+            lambda r: r < 1.0,
+        ),
+        _judge(
+            "daemon in-process no-op cycle at 10k events < 50 ms (Xandikos ↔ Xandikos)",
+            figure(summary, "noop", size, "daemon_xandikos"),
             Figure(0.05, 0, 1),
             "bound",
             lambda r: r < 1.0,
@@ -277,14 +284,15 @@ def markdown(document: dict[str, Any]) -> str:
         "same work; peak RSS is the largest of the runs.",
         "",
         "| scenario | events | calsyncd `sync` | vdirsyncer `sync` | calsyncd / vdirsyncer "
-        "| calsyncd daemon (in-process) | raw PUT loop | peak RSS calsyncd | peak RSS vdirsyncer |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| calsyncd daemon (in-process) | daemon, Xandikos on both sides | raw PUT loop "
+        "| peak RSS calsyncd | peak RSS vdirsyncer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, events, scenario, key in _rows(summary, settings["copy_events"]):
         cells = [
             *(_cell(summary, scenario, key, tool) for tool in ("calsyncd", "vdirsyncer")),
             _ratio_cell(summary, scenario, key),
-            *(_cell(summary, scenario, key, tool) for tool in ("daemon", "raw")),
+            *(_cell(summary, scenario, key, t) for t in ("daemon", "daemon_xandikos", "raw")),
             *(_rss_cell(summary, scenario, key, tool) for tool in ("calsyncd", "vdirsyncer")),
         ]
         lines.append(f"| {label} | {events} | " + " | ".join(cells) + " |")

@@ -10,7 +10,10 @@
   every etag as it was. Then (b) no-op syncs, (c) at the edit size, rounds of 10 edits made
   over HTTP to originals on Radicale, each followed by one sync that must carry exactly those
   to Xandikos, and (e) the same no-op cycles and edit rounds in the calsyncd daemon, timed by
-  its own metrics. (d) is every whole-process run's peak RSS.
+  its own metrics — and the daemon's no-op cycles once more on a rule with Xandikos on both
+  sides (two more calendars there), since a quiet cycle costs what the slower server needs to
+  say "nothing changed": Radicale reads every item for its ctag, Xandikos does not. (d) is
+  every whole-process run's peak RSS.
 
 A tool run that fails, or writes other than what it must, is recorded as failed (with what
 the tool said) and left out of the medians; the report shows it. After a failed edit round,
@@ -36,6 +39,8 @@ from bench.caldav.servers import Kind, Server, free_port, prefill, start
 from bench.caldav.vdirsyncer_tool import VdirsyncerProject
 
 RULE = "big"
+XANDIKOS_RULE = "xx"
+"""The daemon's rule with Xandikos on both sides (calendars ``xx-src`` and ``xx-dst``)."""
 EDITS = 10
 CATCH_UP = 3
 CONNECTION: dict[Kind, str] = {"radicale": "rad", "xandikos": "xan"}
@@ -190,13 +195,18 @@ def by_size(settings: Settings, root: Path, size: int) -> SizeResult:
     originals = fill.plain(size)
     calendars: dict[Kind, dict[str, dict[str, bytes]]] = {
         "radicale": {"calsyncd": originals, "vdirsyncer": originals},
-        "xandikos": {"calsyncd": fill.marked(size, RULE), "vdirsyncer": originals},
+        "xandikos": {
+            "calsyncd": fill.marked(size, RULE),
+            "vdirsyncer": originals,
+            "xx-src": originals,
+            "xx-dst": fill.marked(size, XANDIKOS_RULE),
+        },
     }
     with ThreadPoolExecutor(max_workers=2) as pool:  # Radicale's cache: a subprocess
         jobs = [pool.submit(prefill, k, root / k, c) for k, c in calendars.items()]
         for job in jobs:
             job.result()
-    say(f"{size} events: prefilled 4 calendars in {time.perf_counter() - started:.0f} s")
+    say(f"{size} events: prefilled 6 calendars in {time.perf_counter() - started:.0f} s")
     radicale = start("radicale", root / "radicale")
     try:
         xandikos = start("xandikos", root / "xandikos")
@@ -215,6 +225,7 @@ class _Size:
         self, settings: Settings, root: Path, size: int, radicale: Server, xandikos: Server
     ) -> None:
         self.settings = settings
+        self.root = root
         self.size = size
         self.radicale = radicale
         self.xandikos = xandikos
@@ -244,7 +255,26 @@ class _Size:
             ]
             if edits is not None:
                 edits["daemon"] = self.daemon_edit_rounds(daemon)
+        noop["daemon_xandikos"] = self.xandikos_daemon_noops()
         return SizeResult(first, noop, edits)
+
+    def xandikos_daemon_noops(self) -> list[Sample]:
+        """The daemon's no-op cycles on a rule with Xandikos on both sides (its start-up
+        cycle adopts the prefilled copies)."""
+        project = CalsyncdProject(self.root / "calsyncd-xandikos", self.radicale, self.xandikos)
+        project.write(
+            rule(XANDIKOS_RULE, "xan:xx-src", "xan:xx-dst", "two-way"), health_port=free_port()
+        )
+        with Daemon(project, XANDIKOS_RULE) as daemon:
+            return [
+                daemon_sample(
+                    f"{self.size} events: daemon no-op cycle {n + 1}, Xandikos on both sides",
+                    daemon.cycle(),
+                    0,
+                    nothing,
+                )
+                for n in range(self.settings.daemon_cycles)
+            ]
 
     def first_syncs(self) -> Samples:
         """Each tool's first sync, which must find its calendars in sync: no write, and
