@@ -97,7 +97,7 @@ async def cycles(folder: Path, radicale: DavServer, xandikos: DavServer, noops: 
 async def per_side(
     http: httpx.AsyncClient, store: StateStore, connections: Any, rule: Any, rounds: int
 ) -> None:
-    """How long each side's incremental listing (one sync-collection REPORT) takes alone."""
+    """How long each side's quiet listing (one ctag PROPFIND) takes alone."""
     cursors = store.cursors(rule.name)
     for side, endpoint in (("source", rule.source), ("target", rule.target)):
         calendar = open_calendar(
@@ -111,7 +111,7 @@ async def per_side(
             assert not changes.full
             assert not changes.items
         name = connections[endpoint.connection].url
-        print(f"{side} ({name}): incremental listing median {statistics.median(timings):.3f} s")
+        print(f"{side} ({name}): quiet listing median {statistics.median(timings) * 1000:.1f} ms")
 
 
 def main() -> None:
