@@ -190,11 +190,12 @@ class Cycle:
         errors = self.store.item_errors(self.rule)
         for error in errors:
             await self._read_again(listed[error.side], error.id)
+        nothing_listed = not any(listed[side].changes_anything for side in SIDES)
         still_quiet = (
             quiet_until is not None
             and not errors
             and not any(c.resolution for c in conflicts.values())
-            and not any(listed[side].changes_anything for side in SIDES)
+            and nothing_listed
         )
         since = quiet_until if still_quiet else None
         loose_ends = bool(errors)
@@ -216,9 +217,7 @@ class Cycle:
             )
             loose_ends = loose_ends or bool(candidates)
             await self._get_many(side, candidates, listed[side].items)
-        self._quiet_so_far = not loose_ends and not any(
-            listed[side].changes_anything for side in SIDES
-        )
+        self._quiet_so_far = nothing_listed and not loose_ends
         for side in SIDES:
             there = other(side)
             if listed[there].changes.full:
