@@ -48,7 +48,7 @@ class VdirsyncerProject:
             lines += [
                 f"[storage {name}]",
                 'type = "caldav"',
-                f"url = {json.dumps(server.calendar_url(calendar))}",
+                f"url = {json.dumps(server.url.rstrip('/') + server.path(calendar))}",
             ]
             if server.auth is not None:
                 lines += [f'username = "{USER}"', f'password = "{PASSWORD}"']

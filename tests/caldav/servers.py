@@ -153,7 +153,7 @@ def storage(kind: Kind, folder: Path) -> Path:
     return folder / "data" / USER / "calendars"
 
 
-def _command(kind: Kind, folder: Path, port: int) -> list[str]:
+def _command(kind: Kind, folder: Path, port: int, radicale_settings: str) -> list[str]:
     if kind == "radicale":
         config = folder / "radicale.conf"
         users = folder / "users"
@@ -163,6 +163,7 @@ def _command(kind: Kind, folder: Path, port: int) -> list[str]:
             _RADICALE_CONFIG.format(
                 port=port, users=users, storage=folder / "collections", level=level
             )
+            + radicale_settings
         )
         storage(kind, folder).mkdir(parents=True, exist_ok=True)  # the principal folder
         return [sys.executable, "-m", "radicale", "-C", str(config)]
@@ -186,12 +187,13 @@ def _command(kind: Kind, folder: Path, port: int) -> list[str]:
     ]
 
 
-def start(kind: Kind, folder: Path) -> DavServer:
-    """Start a server in ``folder`` and wait until it answers (three ports are tried)."""
+def start(kind: Kind, folder: Path, *, radicale_settings: str = "") -> DavServer:
+    """Start a server in ``folder`` and wait until it answers (three ports are tried);
+    ``radicale_settings`` (INI sections) are added to Radicale's configuration."""
     folder.mkdir(parents=True, exist_ok=True)
     for _ in range(3):
         port = free_port()
-        command = _command(kind, folder, port)
+        command = _command(kind, folder, port, radicale_settings)
         with (folder / "server.log").open("ab") as log:
             process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -227,6 +229,23 @@ def prefill(
 ) -> str:
     """Write a calendar with ``files`` ({resource name: body}) into the storage a server
     started in ``folder`` will use (before it starts); returns the calendar's path."""
+    path = _write_calendar(kind, folder, name, files, displayname)
+    if kind == "radicale":
+        _warm_radicale(folder)
+    return path
+
+
+def prefill_many(kind: Kind, folder: Path, calendars: Mapping[str, Mapping[str, bytes]]) -> None:
+    """:func:`prefill` for several calendars ({name: files}), Radicale's cache built once."""
+    for name, files in calendars.items():
+        _write_calendar(kind, folder, name, files, None)
+    if kind == "radicale":
+        _warm_radicale(folder)
+
+
+def _write_calendar(
+    kind: Kind, folder: Path, name: str, files: Mapping[str, bytes], displayname: str | None
+) -> str:
     target = storage(kind, folder) / name
     target.mkdir(parents=True)
     for file_name, data in files.items():
@@ -234,7 +253,6 @@ def prefill(
     if kind == "radicale":
         props = {"tag": "VCALENDAR", "D:displayname": displayname or name}
         (target / ".Radicale.props").write_text(json.dumps(props))
-        _warm_radicale(folder)
         return f"/{USER}/{name}/"
     _commit_xandikos(target, sorted(files), displayname or name)
     return f"/{USER}/calendars/{name}/"
