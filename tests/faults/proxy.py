@@ -12,7 +12,10 @@ the kinds, a seed):
 
 ``before`` is called with each request before it is forwarded (and before any fault): a test
 uses it to act as another client at an exact moment, e.g. to edit an event on the server
-between calsyncd's listing and its conditional write. Every request is recorded with its
+between calsyncd's listing and its conditional write. ``tamper`` may answer a request itself
+with a :class:`Reply` — any status, reason phrase and headers, a body streamed from an
+iterable (endless, huge, or a byte at a time): the hostile suite plays a malicious server
+this way while the real one answers everything else. Every request is recorded with its
 status (0 when dropped) and fault.
 """
 
@@ -21,9 +24,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
@@ -64,12 +68,32 @@ class Seen:
 Before = Callable[[Seen], None]
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An answer the proxy gives itself: ``body`` chunks are sent as they are produced, with
+    ``drip`` seconds before each; without ``length`` the body is close-delimited (no
+    Content-Length), as a streaming server may send it."""
+
+    status: int
+    body: Iterable[bytes] = ()
+    reason: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    length: int | None = None
+    drip: float = 0.0
+
+
+Tamper = Callable[[Seen], Reply | None]
+
+
 class FaultProxy:
     """Forward ``127.0.0.1:<port>`` to ``upstream`` (a base URL), injecting faults."""
 
     def __init__(self, upstream: str, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
         self.before: Before | None = None
+        self.tamper: Tamper | None = None
+        self.closing = threading.Event()
+        """Set on exit: a reply still streaming stops."""
         self.seen: list[Seen] = []
         self._forwarding: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -96,6 +120,7 @@ class FaultProxy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.closing.set()
         self._server.shutdown()
         with self._lock:
             still_open = list(self._connections)
@@ -135,6 +160,11 @@ class FaultProxy:
         request = Seen(handler.command, handler.path, dict(handler.headers.items()), body)
         if self.before is not None:
             self.before(request)
+        reply = self.tamper(request) if self.tamper is not None else None
+        if reply is not None:
+            self._record(replace(request, status=reply.status, fault="tampered"))
+            handler.reply(reply)
+            return
         fault = self.faults.draw()
         if fault == "drop":
             self._record(replace(request, fault=fault))
@@ -200,6 +230,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body and self.command != "HEAD":
             self.wfile.write(body)
+
+    def reply(self, reply: Reply) -> None:
+        self.send_response(reply.status, reply.reason)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.length is not None:
+            self.send_header("Content-Length", str(reply.length))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.flush()
+        for chunk in reply.body:
+            if reply.drip:
+                time.sleep(reply.drip)
+            if self.server.proxy.closing.is_set():
+                break
+            self.wfile.write(chunk)
+            self.wfile.flush()
 
     def drop(self) -> None:
         self.close_connection = True

@@ -127,15 +127,19 @@ state: ../state/calsyncd.db
 health: {{listen: "127.0.0.1:0"}}
 log: {{level: info, format: json}}
 defaults: {{interval: {interval}}}
-shutdown_timeout: 10s
+shutdown_timeout: {shutdown_timeout}
 """
 
 
 @contextmanager
-def running_daemon(project: Project, *, interval: str = "1s", **env: str) -> Iterator[Daemon]:
+def running_daemon(
+    project: Project, *, interval: str = "1s", shutdown_timeout: str = "10s", **env: str
+) -> Iterator[Daemon]:
     """``calsyncd run`` on ``project`` (health on a free port); killed if still running at the
     end. ``env`` is added to the daemon's environment."""
-    project.config.write_text(DAEMON_SETTINGS.format(interval=interval))
+    project.config.write_text(
+        DAEMON_SETTINGS.format(interval=interval, shutdown_timeout=shutdown_timeout)
+    )
     process = subprocess.Popen(
         command(project, "run"),
         stdout=subprocess.PIPE,
