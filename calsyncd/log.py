@@ -3,8 +3,9 @@
 JSON lines when stderr is not a terminal (journald, containers, CI), a readable console format
 on a terminal. Lines from libraries (the HTTP server, the file watcher) go through the same
 processors, so they are JSON lines too. Every line passes through :func:`redact`, which
-replaces the value of any key that names a secret and any registered secret value found in a
-string, so a secret that slips into an error message still never reaches a log.
+replaces the value of any key that names a secret and passes every string through the one
+scrubber (:mod:`calsyncd.scrub`), so a secret that slips into an error message, in whatever
+form, still never reaches a log.
 
 Lines about one rule carry ``rule=``, lines of one cycle also ``cycle_id=``: bind them for a
 block with :func:`bound` (context variables, so every task started inside inherits them).
@@ -21,26 +22,23 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
+from calsyncd import scrub as scrubber
+from calsyncd.scrub import REDACTED as _REDACTED
+
 LogFormat = Literal["auto", "console", "json"]
 
 _SECRET_KEYS = re.compile(r"(?i)(pass(word)?|secret|token|authorization|api[_-]?key|credential)")
-_REDACTED = "[redacted]"
-_secret_values: set[str] = set()
-_MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
 _handler: logging.Handler | None = None
 
 
-def register_secrets(values: Iterable[str]) -> None:
-    """Values to scrub from every log line (resolved secrets from the configuration)."""
-    _secret_values.update(v for v in values if len(v) >= _MIN_SECRET_LENGTH)
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Values to scrub from every output from now on (see :func:`calsyncd.scrub.register`)."""
+    scrubber.register(values)
 
 
 def scrub(text: str) -> str:
-    """``text`` with every registered secret value replaced."""
-    for value in _secret_values:
-        if value in text:
-            text = text.replace(value, _REDACTED)
-    return text
+    """``text`` with every registered secret, in any form, replaced."""
+    return scrubber.scrub(text)
 
 
 def _clean(value: Any) -> Any:

@@ -26,6 +26,7 @@ from calsyncd.config import (
     load_config,
 )
 from calsyncd.errors import ConfigError, StateError
+from calsyncd.scrub import ScrubbedStream
 from calsyncd.state.store import StateStore
 from calsyncd.sync.engine import CycleResult
 from calsyncd.sync.service import SyncService
@@ -153,7 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (2 for a usage error, as argparse does)."""
+    """Run one command; returns its exit code (2 for a usage error, as argparse does).
+
+    Everything the command prints — to stdout and stderr, log lines included — passes
+    through the scrubber (:mod:`calsyncd.scrub`).
+    """
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(stdout), ScrubbedStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -4,7 +4,8 @@ A Starlette app served by Hypercorn inside the daemon's task group. The daemon b
 listening socket itself (so a busy port is one clear error, port 0 works, and "listening" is
 known before ``READY=1``) and hands it to Hypercorn; Hypercorn gets a shutdown trigger, so it
 never installs signal handlers of its own. Endpoints are ``async``: they run on the event
-loop, next to the state they read, never in a thread.
+loop, next to the state they read, never in a thread. Every answer's body passes through
+the scrubber (:class:`Scrubbed`), whatever the endpoint.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import anyio.abc
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calsyncd.daemon.metrics import CONTENT_TYPE
 from calsyncd.daemon.supervisor import Triggered
 from calsyncd.errors import CalsyncdError
-from calsyncd.log import scrub
+from calsyncd.scrub import scrub
 
 
 class Backend(Protocol):
@@ -69,7 +72,7 @@ def build_app(backend: Backend) -> Starlette:
         try:
             return JSONResponse(backend.status())
         except CalsyncdError as exc:  # the state database cannot be read
-            return JSONResponse({"error": scrub(str(exc))}, status_code=503)
+            return JSONResponse({"error": str(exc)}, status_code=503)
 
     async def metrics(request: Request) -> Response:
         return Response(backend.metrics_text(), media_type=CONTENT_TYPE)
@@ -84,14 +87,48 @@ def build_app(backend: Backend) -> Starlette:
         )
 
     return Starlette(
+        middleware=[Middleware(Scrubbed)],
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/status", status, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/rules/{rule}/sync", sync_rule, methods=["POST"]),
-        ]
+        ],
     )
+
+
+class Scrubbed:
+    """ASGI middleware: every response body passes through :func:`calsyncd.scrub.scrub`
+    (and gets its ``Content-Length`` anew), so no endpoint can answer with a secret."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def scrubbed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = scrub(b"".join(chunks).decode("utf-8", "replace")).encode("utf-8")
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode("ascii")))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, scrubbed)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -1,8 +1,9 @@
 """The ``/status`` document (contract §7), also printed by ``calsyncd status``.
 
 Built from the state database (last success and attempt, error, counts, conflicts) and, when
-a daemon runs, its live view of each rule (state, next run). Every string that could carry a
-secret is scrubbed; no event content is ever included — errors name items by id.
+a daemon runs, its live view of each rule (state, next run). No event content is ever
+included — errors name items by id. Messages were scrubbed when stored; the HTTP answer and
+the command line's output pass through the scrubber again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from calsyncd import __version__
 from calsyncd.config import Config
 from calsyncd.daemon.runtime import RuleRuntime
 from calsyncd.daemon.schedule import RuleState
-from calsyncd.log import scrub
 from calsyncd.providers.registry import describe
 from calsyncd.state.store import RuleRecord, StateStore
 
@@ -36,10 +36,6 @@ def _stored_state(record: RuleRecord) -> RuleState:
     if record.last_error and record.last_attempt != record.last_success:
         return "error"
     return "ok"
-
-
-def _clean(text: str | None) -> str | None:
-    return scrub(text) if text is not None else None
 
 
 def status_document(
@@ -73,7 +69,7 @@ def status_document(
             "state": state,
             "last_success": when(record.last_success),
             "last_attempt": when(record.last_attempt),
-            "last_error": _clean(error or record.last_error),
+            "last_error": error or record.last_error,
             "next_run": when(live.next_run) if live is not None else None,
             "counts": {
                 "created": record.created,
@@ -89,7 +85,7 @@ def status_document(
         "config": {
             "revision": config.revision if config is not None else None,
             "loaded_at": when(loaded_at),
-            "error": _clean(config_error),
+            "error": config_error,
         },
         "rules": rules,
     }

@@ -3,7 +3,8 @@
 One database file (mode 0600) in WAL mode; every write is one short transaction so a cycle
 killed at any point leaves the database consistent, and each synced pair is committed right
 after its remote write. Readers (``plan``, ``status``) open it read-only and never create it.
-No secret is ever stored here.
+No secret is ever stored here: every message stored (errors, hold reasons) passes through
+the scrubber (:mod:`calsyncd.scrub`) on its way in.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Literal, Self
 
 from calsyncd.errors import StateError
+from calsyncd.scrub import scrub
 from calsyncd.state.schema import MIGRATIONS
 
 Side = Literal["source", "target"]
@@ -122,6 +124,10 @@ class ItemErrorRecord:
 
 PENDING_KEPT = 16
 """At most this many pending hashes are kept per side (the most recent ones)."""
+
+
+def _scrubbed(text: str | None) -> str | None:
+    return scrub(text) if text is not None else None
 
 
 def _hashes(value: str | None) -> frozenset[str]:
@@ -259,7 +265,7 @@ class StateStore:
             self._ensure_rule(db, rule)
             db.execute(
                 "UPDATE rule SET held_reason = ?, held_at = ? WHERE rule = ?",
-                (reason, time.time(), rule),
+                (scrub(reason), time.time(), rule),
             )
 
     def set_quiet(self, rule: str, until: float | None) -> None:
@@ -292,7 +298,7 @@ class StateStore:
                 " last_success = CASE WHEN ? THEN ? ELSE last_success END,"
                 " created = created + ?, updated = updated + ?, deleted = deleted + ?"
                 " WHERE rule = ?",
-                (now, error, ok, now, created, updated, deleted, rule),
+                (now, _scrubbed(error), ok, now, created, updated, deleted, rule),
             )
 
     # -- cursors ---------------------------------------------------------------------------
@@ -552,7 +558,7 @@ class StateStore:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO item_error VALUES (?, ?, ?, ?, ?)",
-                (rule, side, item_id, message, time.time()),
+                (rule, side, item_id, scrub(message), time.time()),
             )
 
     def clear_item_errors(self, rule: str, side: Side, ids: Iterable[str]) -> None:
