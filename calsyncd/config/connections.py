@@ -8,6 +8,7 @@ Paths are absolute after validation (relative ones are relative to the rule file
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,30 @@ from calsyncd.config.durations import PositiveDuration
 from calsyncd.config.secrets import REFERENCE_PATTERN
 
 _REFERENCE_HELP = "a reference: ${env:NAME}, ${file:PATH} or ${credential:NAME}"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def sendable_secret(value: SecretStr | None, *, header: bool) -> SecretStr | None:
+    """``value`` if it can be sent as a credential; a message that never shows it otherwise.
+
+    Secrets are stripped when resolved, so a control character left inside (a second line
+    in a secret file) is a mistake; a ``header`` secret (a bearer token) must be ASCII,
+    which is all an HTTP header can carry.
+    """
+    if value is None:
+        return None
+    secret = value.get_secret_value()
+    if _CONTROL.search(secret):
+        raise custom_error(
+            "secret", "contains a line break or control character; a secret is one line"
+        )
+    if header and not secret.isascii():
+        raise custom_error(
+            "secret", "contains non-ASCII characters, which an HTTP header cannot carry"
+        )
+    return value
 
 
 def _secret(description: str) -> Any:
@@ -119,6 +144,11 @@ class CaldavConnection(_ApiConnection):
     password: SecretStr | None = _secret("basic-auth password")
     token: SecretStr | None = _secret("bearer token")
 
+    @field_validator("password", "token")
+    @classmethod
+    def _sendable(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        return sendable_secret(value, header=info.field_name == "token")
+
     @model_validator(mode="after")
     def _auth(self) -> CaldavConnection:
         if self.password is not None and self.token is not None:
@@ -148,6 +178,11 @@ class MicrosoftConnection(_OAuthConnection):
     token_cache: ResolvedPath | None = None
     """Where delegated-access tokens are cached (a file)."""
 
+    @field_validator("client_secret")
+    @classmethod
+    def _sendable(cls, value: SecretStr | None) -> SecretStr | None:
+        return sendable_secret(value, header=False)
+
 
 class ZoomConnection(_OAuthConnection):
     """A Zoom Server-to-Server OAuth app; only usable as ``meeting.connection``."""
@@ -160,6 +195,11 @@ class ZoomConnection(_OAuthConnection):
         json_schema_extra={"pattern": REFERENCE_PATTERN},
     )
     webhook_secret: SecretStr | None = _secret("secret token that verifies webhook calls")
+
+    @field_validator("client_secret", "webhook_secret")
+    @classmethod
+    def _sendable(cls, value: SecretStr | None) -> SecretStr | None:
+        return sendable_secret(value, header=False)
 
     @property
     def is_calendar(self) -> bool:

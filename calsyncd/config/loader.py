@@ -58,6 +58,8 @@ class Config:
     ``rules`` have the settings ``defaults`` applied and keep file order; ``revision`` is a
     short hash of the settings file and rule files (and ``CALSYNCD_*`` overrides) shown on
     ``/status``. Secrets inside are :class:`~pydantic.SecretStr`: ``repr`` shows none.
+    ``references`` holds every value a ``${…}`` reference resolved to: all are treated as
+    secrets.
     """
 
     settings: Settings
@@ -67,20 +69,27 @@ class Config:
     rule_files: tuple[Path, ...]
     revision: str
     origins: Mapping[tuple[Kind, str], str] = field(repr=False)
+    references: frozenset[str] = field(default=frozenset(), repr=False)
 
     def origin(self, name: str, kind: Kind | None = None) -> str:
         """``path:line:col`` where the rule (else the connection) ``name`` is defined."""
         return lookup_origin(self.origins, name, kind)
 
     def secret_values(self) -> list[str]:
-        """Every resolved secret of the connections, for logs to scrub."""
-        values = []
+        """Every secret of the configuration, for the scrubber: the connections' secrets
+        (with ``username:password`` as a ``Basic`` header encodes it) and every value a
+        reference resolved to."""
+        values = set(self.references)
         for connection in self.connections.values():
             for name in type(connection).model_fields:
                 value = getattr(connection, name)
                 if isinstance(value, SecretStr):
-                    values.append(value.get_secret_value())
-        return values
+                    secret = value.get_secret_value()
+                    values.add(secret)
+                    username = getattr(connection, "username", None)
+                    if name == "password" and username:
+                        values.add(f"{username}:{secret}")
+        return sorted(values)
 
 
 def load_rule_files(paths: Sequence[Path], defaults: Defaults | None = None) -> RuleSet:
@@ -123,6 +132,7 @@ def load_config(settings_path: Path | None, *, rule_paths: Sequence[Path] | None
         rule_files=rule_set.files,
         revision=session.digest.hexdigest()[:12],
         origins=rule_set.origins,
+        references=frozenset(session.secrets),
     )
 
 

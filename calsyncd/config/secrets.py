@@ -5,6 +5,16 @@ loaded. A reference is a whole string value (``password: ${env:DAV_PASSWORD}``);
 paths are relative to the file that contains the reference; ``credential`` reads
 ``$CREDENTIALS_DIRECTORY/NAME`` (systemd ``LoadCredential=``). Messages about a reference
 name the reference, never what it resolved to.
+
+A resolved value is stripped of surrounding whitespace (the newline an editor or ``echo``
+leaves at the end of a secret file would otherwise be sent in a header). Every value a
+reference resolved to is a secret: :attr:`Resolution.secrets` collects them for the
+scrubber.
+
+Keys whose value names a file (:data:`FILE_KEYS`: a Google key, a token cache) take a
+reference as the file itself: ``credentials: ${file:/etc/calsyncd/sa.json}`` means that file,
+as ``credentials: /etc/calsyncd/sa.json`` does, and ``${credential:NAME}`` the file systemd
+placed in ``$CREDENTIALS_DIRECTORY`` — never the file's contents used as a path.
 """
 
 from __future__ import annotations
@@ -21,6 +31,9 @@ from calsyncd.config.yamlsource import Loc
 
 SECRET_KEYS: frozenset[str] = frozenset({"password", "token", "client_secret", "webhook_secret"})
 """Connection keys that hold secrets: they must be references and are kept as ``SecretStr``."""
+
+FILE_KEYS: frozenset[str] = frozenset({"credentials", "token_cache", "client_certificate"})
+"""Keys whose value is a file path: a reference there names the file, not its contents."""
 
 REFERENCE_PATTERN = r"^\$\{(env|file|credential):[^{}]+\}$"
 """A whole-value reference (as in the JSON Schema of secret keys)."""
@@ -43,12 +56,18 @@ def is_reference(value: object) -> bool:
 
 
 def resolve_reference(
-    reference: str, *, base_dir: Path, environ: Mapping[str, str] | None = None
+    reference: str,
+    *,
+    base_dir: Path,
+    environ: Mapping[str, str] | None = None,
+    as_path: bool = False,
 ) -> str:
-    """The value ``reference`` (``${kind:arg}``) stands for.
+    """The value ``reference`` (``${kind:arg}``) stands for, stripped.
 
-    ``base_dir`` is the folder of the file holding the reference. Raises
-    :class:`ReferenceError_` when the reference is malformed or its target is missing.
+    ``base_dir`` is the folder of the file holding the reference. With ``as_path`` a
+    ``file`` or ``credential`` reference stands for the file's path, not its contents (the
+    provider reading the file reports it missing, by path). Raises :class:`ReferenceError_`
+    when the reference is malformed or its target is missing.
     """
     env = os.environ if environ is None else environ
     match = _REFERENCE_RE.fullmatch(reference.strip())
@@ -62,9 +81,11 @@ def resolve_reference(
         value = env.get(arg)
         if value is None:
             raise ReferenceError_(f"{shown} is not set")
-        return value
+        return value.strip()
     if kind == "file":
         path = base_dir / expand_user(Path(arg))  # an absolute path replaces base_dir
+        if as_path:
+            return str(path)
         return _read(path, shown, f"cannot read {path}")
     if kind == "credential":
         folder = env.get("CREDENTIALS_DIRECTORY")
@@ -75,7 +96,8 @@ def resolve_reference(
             )
         if "/" in arg or arg in {".", ".."}:
             raise ReferenceError_(f"{shown}: a credential name cannot contain '/'")
-        return _read(Path(folder) / arg, shown, f"no credential {arg!r} in {folder}")
+        path = Path(folder) / arg
+        return str(path) if as_path else _read(path, shown, f"no credential {arg!r} in {folder}")
     raise ReferenceError_(f"{shown}: unknown reference kind {kind!r}; use env, file or credential")
 
 
@@ -90,7 +112,7 @@ def _read(path: Path, shown: str, missing: str) -> str:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ReferenceError_(f"{shown}: cannot read {path}: {reason}") from None
-    return text.removesuffix("\n").removesuffix("\r")
+    return text.strip()
 
 
 @dataclass
@@ -98,12 +120,14 @@ class Resolution:
     """The result of :func:`resolve_references`.
 
     ``references`` maps each resolved path to the reference text written there (so messages
-    about that value can name the reference instead of the value); ``errors`` pairs a path
-    with a message for every reference that could not be resolved or is misused.
+    about that value can name the reference instead of the value); ``secrets`` holds every
+    value a reference resolved to (file paths of :data:`FILE_KEYS` excepted); ``errors``
+    pairs a path with a message for every reference that could not be resolved or is misused.
     """
 
     data: Any
     references: dict[Loc, str] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
     errors: list[tuple[Loc, str]] = field(default_factory=list)
 
 
@@ -127,11 +151,15 @@ def resolve_references(
             return node
         if is_reference(node):
             result.references[loc] = node.strip()
+            as_path = bool(loc) and loc[-1] in FILE_KEYS
             try:
-                return resolve_reference(node, base_dir=base_dir, environ=environ)
+                value = resolve_reference(node, base_dir=base_dir, environ=environ, as_path=as_path)
             except ReferenceError_ as exc:
                 result.errors.append((loc, str(exc)))
                 return ""
+            if not as_path:
+                result.secrets.add(value)
+            return value
         if _LOOKS_LIKE_REFERENCE.search(node):
             result.errors.append(
                 (loc, "a ${…} reference must be the whole value, not part of a longer string")

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from calsyncd.errors import ConfigError, Problem
 
 _LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 """Characters that end a line (as :meth:`str.splitlines` sees them) — written escaped."""
+
+MAX_FILE_BYTES = 1024 * 1024
+"""The largest settings or rule file read: a hundred rules take a few dozen KiB."""
 
 
 def display_path(path: Path) -> str:
@@ -37,6 +41,8 @@ class Session:
         self.problems: list[Problem] = []
         self.order: dict[str, int] = {}
         self.digest = hashlib.sha256()
+        self.secrets: set[str] = set()
+        """Every value a reference resolved to, for the scrubber."""
 
     def source(self, name: str) -> str:
         self.order.setdefault(name, len(self.order))
@@ -57,15 +63,25 @@ class Session:
     def read(self, path: Path) -> YamlDocument | None:
         shown = self.source(display_path(path))
         try:
-            raw = path.read_bytes()
+            raw = _read_bounded(path)
         except FileNotFoundError:
             self.add([plain_problem(shown, "no such file")])
             return None
         except IsADirectoryError:
             self.add([plain_problem(shown, "is a folder, not a file")])
             return None
+        except _NotARegularFile:
+            self.add([plain_problem(shown, "not a regular file")])
+            return None
+        except _TooLarge:
+            limit = MAX_FILE_BYTES // 1024
+            self.add([plain_problem(shown, f"larger than {limit} KiB; is it the right file?")])
+            return None
         except OSError as exc:
             self.add([plain_problem(shown, f"cannot read: {exc.strerror or exc}")])
+            return None
+        except ValueError:  # a NUL in the path
+            self.add([plain_problem(shown, "cannot read: not a valid path")])
             return None
         self.digest.update(f"{normalize_path(path)}\0{len(raw)}\0".encode())
         self.digest.update(raw)
@@ -84,4 +100,27 @@ class Session:
         """Resolve secret references; unresolvable ones are problems at their value."""
         resolution = resolve_references(doc.data, base_dir=base_dir)
         self.add(located(doc, loc, with_path(loc, msg)) for loc, msg in resolution.errors)
+        self.secrets |= resolution.secrets
         return resolution.data, resolution.references
+
+
+class _NotARegularFile(OSError):
+    pass
+
+
+class _TooLarge(OSError):
+    pass
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, refusing what is not a regular file (``/dev/zero``, a FIFO that
+    would block) and reading no more than :data:`MAX_FILE_BYTES`."""
+    if path.is_dir():
+        raise IsADirectoryError(path)
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise _NotARegularFile(path)
+    with path.open("rb") as file:
+        raw = file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise _TooLarge(path)
+    return raw
