@@ -41,6 +41,14 @@ _START = Position(1, 1)
 
 MAX_DEPTH = 64
 """How deeply mappings and lists may nest; a rule file needs fewer than ten levels."""
+MAX_VALUES = 100_000
+"""How many values a document may expand to. Aliases are expanded into copies, so a few
+hundred bytes of nested aliases ("billion laughs") would otherwise build billions; a
+hundred rules are a few thousand values."""
+
+
+class _TooLarge(Exception):
+    """The document expands past :data:`MAX_VALUES`."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +91,21 @@ class _Builder:
         self.values: dict[Loc, Position] = {}
         self.problems: list[Problem] = []
         self._active: set[int] = set()
+        self._built = 0
 
     def problem(self, node: Node, message: str) -> None:
         at = _mark(node)
         self.problems.append(Problem(self.source, at.line, at.column, message))
 
     def build(self, node: Node, loc: Loc) -> Any:
+        self._built += 1
+        if self._built > MAX_VALUES:
+            self.problem(
+                node,
+                f"the document expands to more than {MAX_VALUES:,} values"
+                " (aliases of aliases?); not read further",
+            )
+            raise _TooLarge
         self.values[loc] = _mark(node)
         if len(loc) > MAX_DEPTH:
             self.problem(node, f"nested too deeply (more than {MAX_DEPTH} levels)")
@@ -195,7 +212,10 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         message = f"YAML syntax error: nested too deeply (more than {MAX_DEPTH} levels)"
         raise ConfigError([Problem(source, 1, 1, message)]) from None
     builder = _Builder(source)
-    data = None if root is None else builder.build(root, ())
+    try:
+        data = None if root is None else builder.build(root, ())
+    except _TooLarge:
+        raise ConfigError(builder.problems[-1:]) from None
     if builder.problems:
         raise ConfigError(sorted(builder.problems, key=lambda p: (p.line, p.column)))
     return YamlDocument(source, data, builder.keys, builder.values)

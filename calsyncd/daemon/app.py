@@ -30,7 +30,7 @@ from calsyncd.daemon.notify import Notifier
 from calsyncd.daemon.reload import FILES, SIGNAL, Reloader, rule_changes
 from calsyncd.daemon.status import status_document
 from calsyncd.daemon.supervisor import MANUAL, RuleChanges, Supervisor, Triggered
-from calsyncd.errors import ConfigError
+from calsyncd.errors import ConfigError, Problem
 from calsyncd.state.store import StateStore
 from calsyncd.sync.service import SyncService
 
@@ -178,6 +178,11 @@ class Daemon:
             )
         except ConfigError as exc:
             new = exc
+        except Exception as exc:  # a bug or exhaustion: a reload never takes the daemon down
+            log.error("configuration could not be loaded", exc_info=exc)
+            where = str(self.settings_path or "configuration")
+            reason = f"cannot load the configuration: {type(exc).__name__}"
+            new = ConfigError([Problem(where, 1, 1, reason)])
         if self._stop.is_set():
             return  # stopping began while the files were read
         if isinstance(new, ConfigError):
