@@ -9,6 +9,7 @@ raises one of these ``from`` the original.
     CalsyncdError
     ├── ConfigError                 settings or rule files are invalid; carries every Problem
     ├── StateError                  the state database cannot be opened or written
+    ├── InternalError               something unexpected inside one rule's cycle (a bug)
     └── ProviderError               something a calendar server (or folder) answered
         ├── TemporaryError          retry later (network, 429, 5xx); ``retry_after`` if known
         │   └── RateLimited         the server asked us to slow down
@@ -21,8 +22,10 @@ raises one of these ``from`` the original.
             ├── PreconditionFailed  the object changed since we read it (stale etag)
             └── MalformedObject     the object cannot be parsed or mapped
 
-The supervisor backs a rule off on ``TemporaryError`` and holds it on ``PermanentError``; the
-executor records an ``ItemError`` against its item and carries on with the rest of the rule.
+The supervisor backs a rule off on ``TemporaryError`` (and ``InternalError``) and holds it on
+``PermanentError``; the executor records an ``ItemError`` against its item and carries on
+with the rest of the rule. An exception outside this tree met during a cycle becomes an
+``InternalError`` of that rule alone: the other rules go on.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class ConfigError(CalsyncdError):
 
 class StateError(CalsyncdError):
     """The state database cannot be opened, migrated or written."""
+
+
+class InternalError(CalsyncdError):
+    """An unexpected exception during one rule's cycle; the message names its type."""
 
 
 class ProviderError(CalsyncdError):

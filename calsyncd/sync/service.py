@@ -23,7 +23,7 @@ import structlog
 from calsyncd import log as logs
 from calsyncd.config.connections import Connection
 from calsyncd.config.rules import Endpoint, Rule
-from calsyncd.errors import CalsyncdError, PermanentError, TemporaryError
+from calsyncd.errors import CalsyncdError, InternalError, PermanentError, TemporaryError
 from calsyncd.providers.base import Calendar
 from calsyncd.providers.registry import describe, open_calendar
 from calsyncd.state.store import Side, StateStore
@@ -64,6 +64,13 @@ def failure_of(exc: CalsyncdError) -> CycleFailure:
     if isinstance(exc, PermanentError):
         return CycleFailure("permanent")
     return CycleFailure("temporary", exc.retry_after if isinstance(exc, TemporaryError) else None)
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups: the one worth naming."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 class SyncService:
@@ -191,6 +198,11 @@ class SyncService:
             result = await self._attempt(rule, moment, dry_run, allow_mass_delete)
         except CalsyncdError as exc:  # opening a calendar, or the state database
             result.fail(exc)
+        except Exception as exc:  # a bug met in this rule: it fails, the other rules go on
+            cycle_log.error("cycle crashed", exc_info=exc)
+            cause = _innermost(exc)
+            result = CycleResult(rule.name)
+            result.fail(InternalError(f"internal error ({type(cause).__name__}: {cause})"))
         for problem in result.problems:
             cycle_log.warning("item skipped", problem=problem)
         if result.error:
