@@ -1,8 +1,9 @@
 """Loading rule files and the checks that span them.
 
 Every file is validated on its own first (a file that fails still contributes its valid
-connections and rules to the cross-checks); then names must be unique across files, and rule
-endpoints must name connections that exist and suit them.
+connections and rules to the cross-checks); then names must be unique across files, rule
+endpoints must name connections that exist and suit them, local calendar names must stay
+inside their connection's folder, and a rule's target must not be its source.
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from calsyncd.config.base import normalize_path, validation_context
-from calsyncd.config.connections import Connection
-from calsyncd.config.problems import located, plain_problem, validation_problems, with_path
+from calsyncd.config.connections import Connection, LocalConnection
+from calsyncd.config.endpoints import LOCAL_CALENDAR_RULE, identity, is_plain_folder_name, shown
+from calsyncd.config.problems import (
+    located,
+    plain_problem,
+    show,
+    validation_problems,
+    with_path,
+)
 from calsyncd.config.rules import Rule, RuleFile
 from calsyncd.config.secrets import LITERAL_SECRET_MESSAGE, SECRET_KEYS
 from calsyncd.config.session import Session, display_path
@@ -292,6 +300,9 @@ def _check_rule(
         elif conn.read_only and (side == "target" or rule.two_way):
             where = "the target of a rule" if side == "target" else "a side of a two-way rule"
             problem(loc, f'"{name}" is a read-only feed (ics with url), it cannot be {where}')
+    _check_calendars(
+        session, doc, index=index, rule=rule, connections=connections, references=references
+    )
     if rule.meeting is not None:
         name = rule.meeting.connection
         loc = ("rules", index, "meeting", "connection")
@@ -300,6 +311,43 @@ def _check_rule(
             problem(loc, _unknown_connection(name, known, references.get(loc)))
         elif conn is not None and conn.type != "zoom":
             problem(loc, f'"{name}" is a {conn.type} connection; meetings need a zoom connection')
+
+
+def _check_calendars(
+    session: Session,
+    doc: YamlDocument,
+    *,
+    index: int,
+    rule: Rule,
+    connections: Mapping[str, Connection],
+    references: Mapping[Loc, str],
+) -> None:
+    """Local calendar names stay inside their connection's folder, and the target is not the
+    source under another spelling (two connections to one folder, a symlink, a URL written
+    differently: see :mod:`calsyncd.config.endpoints`)."""
+    found: dict[str, str | None] = {}
+    for side in ("source", "target"):
+        endpoint = getattr(rule, side)
+        conn = connections.get(endpoint.connection)
+        found[side] = None
+        if conn is None or not conn.is_calendar:
+            continue
+        calendar = endpoint.calendar
+        local = isinstance(conn, LocalConnection)
+        if local and calendar is not None and not is_plain_folder_name(calendar):
+            loc: Loc = ("rules", index, side, "calendar")
+            reference = references.get(loc)
+            value = f"the value of {reference}" if reference else f"got {show(calendar)}"
+            session.add([located(doc, loc, with_path(loc, f"{LOCAL_CALENDAR_RULE}, {value}"))])
+            continue
+        found[side] = identity(conn, calendar, endpoint.user)
+    same = found["source"]
+    if same is not None and same == found["target"]:
+        loc = ("rules", index, "target")
+        by_reference = any(("rules", index, side, "calendar") in references for side in found)
+        where = "" if by_reference else shown(same)
+        message = "the target is the same calendar as the source" + (f" ({where})" if where else "")
+        session.add([located(doc, loc, with_path(loc, message), key=True)])
 
 
 def load_rules(session: Session, paths: Sequence[Path], defaults: Defaults) -> RuleSet:

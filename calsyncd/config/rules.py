@@ -4,8 +4,8 @@ A :class:`Rule` says which events of a source calendar become copies on a target
 and how. After validation a rule is complete: ``fields`` is always a :class:`FieldMap`
 (``busy-block`` and a missing ``fields:`` are expanded), and ``interval`` / ``window`` are
 filled in from the settings ``defaults`` given in the validation context (the built-in
-defaults without one). Checks that need other rules or connections (names, endpoints) are
-done by :mod:`calsyncd.config.loader`.
+defaults without one). Checks that need other rules or connections (names, endpoints, a
+target that is the source) are done by :mod:`calsyncd.config.rulefiles`.
 """
 
 from __future__ import annotations
@@ -194,18 +194,6 @@ class Rule(StrictModel):
             return BUSY_BLOCK_FIELDS
         if isinstance(value, str):
             raise custom_error("fields", f"expected {BUSY_BLOCK} or a mapping of fields")
-        return value
-
-    @field_validator("target")
-    @classmethod
-    def _not_source(cls, value: Endpoint, info: ValidationInfo) -> Endpoint:
-        source = info.data.get("source")
-        if isinstance(source, Endpoint) and (source.connection, source.calendar, source.user) == (
-            value.connection,
-            value.calendar,
-            value.user,
-        ):
-            raise custom_error("same_endpoint", "the target is the same calendar as the source")
         return value
 
     @field_validator("reverse_fields")
