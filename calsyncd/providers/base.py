@@ -101,6 +101,14 @@ class Calendar(ABC):
     def __init__(self, where: str) -> None:
         self.where = where
 
+    @property
+    def identity(self) -> str | None:
+        """The calendar itself, the same however it was reached (a folder's real path as a
+        ``file:`` URI, a CalDAV collection's normalised URL), or ``None`` while the provider
+        cannot tell (CalDAV knows it after discovery: after the first listing). A rule whose
+        two sides have one identity is refused before any write."""
+        return None
+
     async def __aenter__(self) -> Self:
         return self
 

@@ -5,6 +5,11 @@ The layout of vdirsyncer and khal: the item id is the file name, the etag a stam
 ``{file name: etag}`` map of the previous listing. Hidden files, temp files and files not
 ending in ``.ics`` are not calendar objects and are ignored.
 
+A calendar folder that does not exist is an error naming the calendars that do (a mistyped
+name must not read as an empty calendar) — unless the opener says ``if_missing="create"``: then
+it lists as empty and the first object written makes it (a new target; see
+:data:`IfMissing`).
+
 Writes are crash-safe: the new content goes to a temp file in the same folder, is fsynced, and
 is then hard-linked (create: fails if the name exists, which makes create idempotent per key)
 or renamed (update) into place. Between the etag check of an update/delete and the write
@@ -14,10 +19,15 @@ file systems offer no compare-and-swap to close it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import itertools
+import json
 import os
 import re
+import stat
 from pathlib import Path
+from typing import Literal
 
 import anyio.to_thread
 
@@ -34,11 +44,18 @@ from calsyncd.providers import _files
 from calsyncd.providers._files import Listing, os_errors
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
 
+IfMissing = Literal["error", "create"]
+"""As :data:`calsyncd.providers.registry.IfMissing` (providers do not import the registry)."""
+
 _KIND = "local"
 _BATCH = 256
 """Files read and parsed per worker-thread hop (a cancelled listing stops between batches)."""
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+_NAMES_SHOWN = 20
+"""At most this many existing calendars are named in a "no such calendar" message…"""
+_ENTRIES_READ = 10_000
+"""…chosen among at most this many entries of the connection's folder."""
 
 
 def file_name_for(key: str) -> str:
@@ -53,16 +70,22 @@ def _valid_id(item_id: str) -> bool:
 
 
 class LocalCalendar(Calendar):
-    """One vdir calendar folder; created on first use if its parent folder exists."""
+    """One vdir calendar folder; ``if_missing`` says what happens when it does not exist."""
 
     capabilities = Capabilities(
         read_only=False, incremental=True, series=True, markers=True, max_concurrency=8
     )
 
-    def __init__(self, path: Path, *, where: str) -> None:
+    def __init__(self, path: Path, *, where: str, if_missing: IfMissing = "create") -> None:
         super().__init__(where)
         self.path = Path(path)
+        self.if_missing: IfMissing = if_missing
         self._tag = _files.source_tag(str(self.path.absolute()))
+
+    @property
+    def identity(self) -> str:
+        """The folder's real path (symlinks resolved) as a ``file:`` URI."""
+        return Path(os.path.realpath(self.path)).as_uri()
 
     # -- listing -----------------------------------------------------------------------------
 
@@ -109,7 +132,8 @@ class LocalCalendar(Calendar):
         """``{file name: stat etag}`` of every calendar file; reads no contents."""
         found: dict[str, str] = {}
         with os_errors(self.where, self.path):
-            self._ensure_folder()
+            if not self._folder_exists():
+                return found
             with os.scandir(self.path) as entries:
                 for entry in entries:
                     if _files.is_candidate(entry.name) and entry.is_file():
@@ -133,17 +157,42 @@ class LocalCalendar(Calendar):
         except FileNotFoundError:
             return
 
-    def _ensure_folder(self) -> None:
-        if self.path.is_dir():
-            return
-        if self.path.exists():
+    def _folder_exists(self) -> bool:
+        """Whether the folder exists; ``False`` for one ``if_missing="create"`` may make;
+        :class:`CalendarNotFound` when it cannot be used."""
+        try:
+            if stat.S_ISDIR(self.path.stat().st_mode):
+                return True
             raise CalendarNotFound(f"{self.path} is not a folder", where=self.where)
+        except FileNotFoundError:
+            pass
         if not self.path.parent.is_dir():
             raise CalendarNotFound(
                 f"{self.path}: neither the calendar folder nor its parent exists",
                 where=self.where,
             )
-        self.path.mkdir(exist_ok=True)
+        if self.if_missing == "create":
+            return False
+        raise CalendarNotFound(self._missing(), where=self.where)
+
+    def _ensure_folder(self) -> None:
+        """Before a create: make the folder if it is missing and may be made."""
+        if not self._folder_exists():
+            self.path.mkdir(exist_ok=True)
+
+    def _missing(self) -> str:
+        """``no calendar folder "wrok" in PARENT; did you mean "work"? (calendars: …)``."""
+        name, parent = self.path.name, self.path.parent
+        with os.scandir(parent) as entries:
+            first = itertools.islice(entries, _ENTRIES_READ)
+            names = sorted(e.name for e in first if not e.name.startswith(".") and e.is_dir())
+        text = f"no calendar folder {_quoted(name)} in {parent}"
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        if close:
+            text += f"; did you mean {_quoted(close[0])}?"
+        shown = ", ".join(_quoted(n) for n in names[:_NAMES_SHOWN]) or "none"
+        more = f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else ""
+        return f"{text} (calendars: {shown}{more})"
 
     def _load_many(self, names: list[str]) -> list[Item | Skipped | None]:
         return [self._load(name) for name in names]
@@ -239,6 +288,11 @@ class LocalCalendar(Calendar):
         return PreconditionFailed(
             f"{self.path / name} changed since it was read", where=self.where, item=name
         )
+
+
+def _quoted(name: str) -> str:
+    """A folder name in double quotes, control characters escaped (one line, always)."""
+    return json.dumps(name, ensure_ascii=False)
 
 
 def _reason(path: Path, exc: Exception) -> str:

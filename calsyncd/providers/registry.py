@@ -2,20 +2,32 @@
 
 Provider modules are imported only when a connection of their type is used, so a deployment
 that syncs local folders never imports an HTTP API client it does not need.
+
+``if_missing`` says what a listing does with a calendar that does not exist: the sync service
+lets a target make it only while its rule has no copy (see ``docs/sync.md``); every other
+missing calendar is an error naming it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import httpx
 
 from calsyncd.config.connections import Connection, IcsConnection, LocalConnection
+from calsyncd.config.endpoints import LOCAL_CALENDAR_RULE, is_plain_folder_name, local_folder
 from calsyncd.config.rules import Endpoint
 from calsyncd.errors import PermanentError
 from calsyncd.providers.base import Calendar
 
-Opener = Callable[[str, Connection, Endpoint, httpx.AsyncClient], Calendar]
+IfMissing = Literal["error", "create"]
+"""What a listing does with a calendar that does not exist: ``error`` (the default: an error
+naming the calendars that do) or ``create`` (list it as empty; the first object written makes
+it, so a dry run or a failed cycle makes nothing). Only ``local`` makes calendars; the other
+providers always answer ``error``."""
+
+Opener = Callable[[str, Connection, Endpoint, httpx.AsyncClient, IfMissing], Calendar]
 
 
 def describe(name: str, endpoint: Endpoint) -> str:
@@ -24,16 +36,20 @@ def describe(name: str, endpoint: Endpoint) -> str:
 
 
 def _open_local(
-    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient
+    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient, missing: IfMissing
 ) -> Calendar:
     from calsyncd.providers.local import LocalCalendar
 
     assert isinstance(conn, LocalConnection)
-    path = conn.path / endpoint.calendar if endpoint.calendar else conn.path
-    return LocalCalendar(path, where=describe(name, endpoint))
+    where = describe(name, endpoint)
+    if endpoint.calendar is not None and not is_plain_folder_name(endpoint.calendar):
+        raise PermanentError(LOCAL_CALENDAR_RULE, where=where)  # `check` says so too
+    return LocalCalendar(local_folder(conn, endpoint.calendar), where=where, if_missing=missing)
 
 
-def _open_ics(name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient) -> Calendar:
+def _open_ics(
+    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient, missing: IfMissing
+) -> Calendar:
     from calsyncd.providers.ics import IcsFeed, IcsFile
 
     assert isinstance(conn, IcsConnection)
@@ -41,11 +57,12 @@ def _open_ics(name: str, conn: Connection, endpoint: Endpoint, http: httpx.Async
     if conn.path is not None:
         return IcsFile(conn.path, where=where, name=endpoint.calendar)
     assert conn.url is not None
-    return IcsFeed(conn.url, where=where, http=http)
+    timeout = conn.timeout.total_seconds() if conn.timeout is not None else None
+    return IcsFeed(conn.url, where=where, http=http, timeout=timeout)
 
 
 def _open_caldav(
-    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient
+    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient, missing: IfMissing
 ) -> Calendar:
     from calsyncd.config.connections import CaldavConnection
     from calsyncd.providers.caldav import CaldavCalendar
@@ -57,7 +74,7 @@ def _open_caldav(
 
 
 def _open_google(
-    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient
+    name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient, missing: IfMissing
 ) -> Calendar:
     from calsyncd.config.connections import GoogleConnection
     from calsyncd.providers.google import open_google
@@ -75,7 +92,12 @@ _OPENERS: dict[str, Opener] = {
 
 
 def open_calendar(
-    name: str, connection: Connection, endpoint: Endpoint, *, http: httpx.AsyncClient
+    name: str,
+    connection: Connection,
+    endpoint: Endpoint,
+    *,
+    http: httpx.AsyncClient,
+    if_missing: IfMissing = "error",
 ) -> Calendar:
     """The calendar ``endpoint`` names on ``connection``; nothing is contacted yet."""
     opener = _OPENERS.get(connection.type)
@@ -84,4 +106,4 @@ def open_calendar(
             f"connections of type {connection.type!r} are not supported by this version",
             where=describe(name, endpoint),
         )
-    return opener(name, connection, endpoint, http)
+    return opener(name, connection, endpoint, http, if_missing)

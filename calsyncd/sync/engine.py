@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import anyio
 import structlog
 
-from calsyncd.errors import CalsyncdError, ItemError, NotFound, ProviderError
+from calsyncd.errors import CalsyncdError, ItemError, NotFound, PermanentError, ProviderError
 from calsyncd.model.hashing import content_hash
 from calsyncd.providers.base import Calendar, Changes, Item, Window
 from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, SeenRecord, Side, StateStore
@@ -301,6 +301,16 @@ class Cycle:
         if failed:
             raise failed[0]
 
+    def _check_two_calendars(self) -> None:
+        """Refuse a rule whose two sides are one calendar — known once both are listed (CalDAV
+        after discovery) — before any write: its copies would overwrite its originals."""
+        source, target = self.calendars["source"], self.calendars["target"]
+        if source.identity is not None and source.identity == target.identity:
+            raise PermanentError(
+                f"the target {target.where} is the same calendar as the source {source.where};"
+                " nothing was written: point the target at another calendar"
+            )
+
     # -- the cycle -------------------------------------------------------------------------
 
     async def run(self, *, dry_run: bool = False, allow_mass_delete: bool = False) -> CycleResult:
@@ -314,6 +324,7 @@ class Cycle:
         pairs: dict[str, PairRecord] = {}
         try:
             await self._list_both(listed, cursors)
+            self._check_two_calendars()
             await self._complete(listed, None if rerender else meta.quiet_until, conflicts)
             pairs = self._pairs(listed, rerender, conflicts)
             await self._resolved_conflicts(pairs, listed, conflicts)

@@ -25,7 +25,7 @@ from calsyncd.config.connections import Connection
 from calsyncd.config.rules import Endpoint, Rule
 from calsyncd.errors import CalsyncdError, InternalError, PermanentError, TemporaryError
 from calsyncd.providers.base import Calendar
-from calsyncd.providers.registry import describe, open_calendar
+from calsyncd.providers.registry import IfMissing, describe, open_calendar
 from calsyncd.state.store import Side, StateStore
 from calsyncd.sync.engine import Cycle, CycleResult
 from calsyncd.sync.policy import config_hash, policy_for
@@ -113,11 +113,20 @@ class SyncService:
             self._limiters[name] = limiter
         return limiter
 
-    def _open(self, endpoint: Endpoint) -> Calendar:
+    def _open(self, endpoint: Endpoint, if_missing: IfMissing) -> Calendar:
         name = endpoint.connection
         http = self._http_for(name) if self._http_for is not None else self.http
         assert http is not None
-        return open_calendar(name, self.connections[name], endpoint, http=http)
+        return open_calendar(
+            name, self.connections[name], endpoint, http=http, if_missing=if_missing
+        )
+
+    def _if_missing(self, rule: str) -> dict[Side, IfMissing]:
+        """A calendar that does not exist is an error — except the target of a rule that has
+        no copy yet, which its first copy makes (a target that held copies and is gone now
+        is an error, not an empty calendar to fill or to delete from)."""
+        target: IfMissing = "error" if self.store.pair_count(rule) else "create"
+        return {"source": "error", "target": target}
 
     async def cycle(
         self,
@@ -165,8 +174,9 @@ class SyncService:
         allow_mass_delete: bool,
     ) -> CycleResult:
         endpoints: dict[Side, Endpoint] = {"source": rule.source, "target": rule.target}
+        if_missing = self._if_missing(rule.name)
         calendars: dict[Side, Calendar] = {
-            side: self._open(endpoint) for side, endpoint in endpoints.items()
+            side: self._open(endpoint, if_missing[side]) for side, endpoint in endpoints.items()
         }
         async with calendars["source"], calendars["target"]:
             limiters = {

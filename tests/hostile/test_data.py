@@ -20,8 +20,10 @@ import re
 import time
 from pathlib import Path
 
+from caldav.helpers import dump, seed
+from caldav.servers import DavServer
 from cli.conftest import Project
-from faults.support import simple_event
+from faults.support import dav_connection, simple_event, write_rules
 
 from calsyncd.model.ical import serialize_object
 from hostile.support import Measured, assert_no_traceback, calsyncd, report
@@ -127,6 +129,45 @@ def test_target_that_is_the_source_spelled_differently_is_refused(project: Proje
     )
 
 
+def test_caldav_collection_by_name_and_by_path_fails_before_any_write(
+    project: Project, radicale_server: DavServer
+) -> None:
+    """One Radicale collection, named on one side and given as its path on the other: only
+    discovery tells they are the same, so ``check`` passes and the cycle refuses once both
+    calendars are open — before any write; the originals keep their titles."""
+    started = time.monotonic()
+    path = radicale_server.make_calendar()
+    name = path.rstrip("/").rpartition("/")[2]
+    seed(radicale_server, path, [simple_event(f"dav-{n}@data.example", n) for n in range(3)])
+    before = {href: obj.first.title for href, obj in dump(radicale_server, path).items()}
+    write_rules(
+        project,
+        [dav_connection("rad", radicale_server)],
+        [rule("mirror", f"rad:{name}", f"rad:{path}", fields="busy-block")],
+    )
+    check = calsyncd(project, "check")
+    assert check.returncode == 0, check.output
+    plan = calsyncd(project, "plan")
+    sync = calsyncd(project, "sync")
+    assert_no_traceback(plan.output, sync.output)
+    for done in (plan, sync):
+        assert done.returncode == 1, done.output
+        assert "same calendar" in done.stdout, done.output
+    after = {href: obj.first.title for href, obj in dump(radicale_server, path).items()}
+    changed = sum(1 for href, title in before.items() if after.get(href) != title)
+    assert changed == 0, (before, after)
+    assert len(after) == len(before), (before, after)
+    report(
+        "10 target is the source (CalDAV name vs path)",
+        originals_rewritten=changed,
+        check_exit=check.returncode,
+        plan_exit=plan.returncode,
+        sync_exit=sync.returncode,
+        peak_rss_mib=peak(check, plan, sync),
+        time=f"{time.monotonic() - started:.1f}s",
+    )
+
+
 # -- 11: a local calendar name that leaves its connection's folder ---------------------------
 
 
@@ -161,5 +202,59 @@ def test_local_calendar_names_stay_inside_their_connection(project: Project) -> 
         names_tried=5,
         exit_codes="/".join(str(run.returncode) for run in runs),
         peak_rss_mib=peak(*runs),
+        time=f"{time.monotonic() - started:.1f}s",
+    )
+
+
+# -- 13: a mistyped calendar name ------------------------------------------------------------
+
+
+def test_mistyped_calendar_is_an_error_and_plan_writes_nothing(project: Project) -> None:
+    """``calendar: wrok`` for ``work``: an error naming it, never an empty calendar (which
+    ``plan`` used to create, and which a rule that had synced would delete every copy for)."""
+    started = time.monotonic()
+    put_events(project.calendar("work"), 3)
+    project.write_rules("rules:\n" + rule("mirror", "loc:wrok", "loc:copies"))
+    plan = calsyncd(project, "plan")
+    sync = calsyncd(project, "sync")
+    for done in (plan, sync):
+        assert done.returncode == 1, done.output
+        assert 'did you mean "work"' in done.stdout, done.output
+    folders = sorted(p.name for p in (project.root / "calendars").iterdir())
+    made = len(folders) - 1
+    assert folders == ["work"], folders
+
+    # A new target (no copy made yet) is made by its first copy; plan shows what it would get.
+    project.write_rules("rules:\n" + rule("mirror", "loc:work", "loc:copies"))
+    fresh_plan = calsyncd(project, "plan")
+    assert fresh_plan.returncode == 0, fresh_plan.output
+    assert "3 create" in fresh_plan.stdout, fresh_plan.output
+    assert not project.calendar("copies").exists()
+    first = calsyncd(project, "sync")
+    assert first.returncode == 0, first.output
+    assert len(snapshot(project.calendar("copies"))) == 3
+
+    # Synced before: a mistyped source is an error, not an empty calendar to delete from.
+    project.write_rules("rules:\n" + rule("mirror", "loc:wrok", "loc:copies"))
+    again = calsyncd(project, "sync")
+    assert again.returncode == 1, again.output
+    assert 'did you mean "work"' in again.stdout, again.output
+    assert "allow-mass-delete" not in again.output
+    # …and so is a target that does not exist once the rule has made copies.
+    project.write_rules("rules:\n" + rule("mirror", "loc:work", "loc:cpoies"))
+    lost = calsyncd(project, "sync")
+    assert lost.returncode == 1, lost.output
+    assert '"cpoies"' in lost.stdout, lost.output
+    assert not project.calendar("cpoies").exists()
+    kept = len(snapshot(project.calendar("copies")))
+    assert kept == 3
+    assert_no_traceback(plan.output, sync.output, fresh_plan.output, again.output, lost.output)
+    report(
+        "13 mistyped calendar names",
+        folders_made=made,
+        copies_deleted=3 - kept,
+        exit_codes=f"plan {plan.returncode}, sync {sync.returncode}, synced-before "
+        f"{again.returncode}/{lost.returncode}",
+        peak_rss_mib=peak(plan, sync, fresh_plan, first, again, lost),
         time=f"{time.monotonic() - started:.1f}s",
     )

@@ -179,12 +179,41 @@ async def test_ids_outside_the_folder_are_not_found(folder: Path, item_id: str) 
             await cal.delete(item_id, "1-2-3")
 
 
-async def test_missing_folder_is_created_when_parent_exists(folder: Path) -> None:
+async def test_missing_folder_lists_empty_and_is_made_by_the_first_create(folder: Path) -> None:
+    """``if_missing="create"`` (the default): a listing makes nothing (a dry run or a cycle
+    that fails later leaves no folder behind); the first object written makes the folder."""
     async with LocalCalendar(folder, where="t/local") as cal:
         changes = await cal.list_changes(None)
-    assert changes.full
-    assert changes.items == []
-    assert folder.is_dir()
+        assert changes.full
+        assert changes.items == []
+        assert not folder.exists()
+        await cal.create(marked(samples.single("a@x"), "k"), "k")
+    assert os.listdir(folder) == ["k.ics"]
+
+
+async def test_missing_folder_is_an_error_naming_the_calendars_that_exist(tmp_path: Path) -> None:
+    for name in ("work", "home", ".hidden"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    async with LocalCalendar(tmp_path / "wrok", where="t/wrok", if_missing="error") as cal:
+        message = f'no calendar folder "wrok" in {tmp_path}; did you mean "work"?'
+        with pytest.raises(CalendarNotFound) as caught:
+            await cal.list_changes(None)
+        assert str(caught.value) == f't/wrok: {message} (calendars: "home", "work")'
+        with pytest.raises(CalendarNotFound):
+            await cal.create(samples.single("a@x"), "k")
+    async with LocalCalendar(tmp_path / "x\ny", where="t/x", if_missing="error") as cal:
+        with pytest.raises(CalendarNotFound, match=r'"x\\ny" in .*\(calendars: "home", "work"\)$'):
+            await cal.list_changes(None)
+    assert sorted(os.listdir(tmp_path)) == [".hidden", "home", "notes.txt", "work"]
+
+
+async def test_identity_is_the_real_path(tmp_path: Path) -> None:
+    (tmp_path / "cal").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "cal")
+    one = LocalCalendar(tmp_path / "link", where="t/a")
+    other = LocalCalendar(tmp_path / "x" / ".." / "cal", where="t/b")
+    assert one.identity == other.identity == (tmp_path / "cal").resolve().as_uri()
 
 
 async def test_missing_parent_is_calendar_not_found(tmp_path: Path) -> None:

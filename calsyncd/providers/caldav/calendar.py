@@ -12,6 +12,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from calsyncd.config.endpoints import normalize_url
 from calsyncd.errors import (
     CalendarNotFound,
     MalformedObject,
@@ -166,6 +167,11 @@ class CaldavCalendar(Calendar):
             timeout=timeout.total_seconds() if isinstance(timeout, timedelta) else None,
             max_concurrency=connection.max_concurrency or DEFAULT_CONCURRENCY,
         )
+
+    @property
+    def identity(self) -> str | None:
+        """The collection's normalised URL, once discovery (or a cursor) told it."""
+        return normalize_url(self._collection) if self._collection is not None else None
 
     async def collection_url(self) -> str:
         """The collection's URL, found by discovery on first use (cursors carry it)."""
