@@ -379,12 +379,27 @@ class Cycle:
 
     def _view(self, listed: _Listed) -> SideView:
         changes = listed.changes
+        held = gone = 0
+        if not changes.full and listed.deleted and not listed.items and not changes.skipped:
+            held, gone = self._holdings(listed)
         return SideView(
             items=listed.items,
             deleted=frozenset(listed.deleted),
             full=changes.full,
             skipped=frozenset(s.id for s in changes.skipped),
+            held=held,
+            held_gone=gone,
         )
+
+    def _holdings(self, listed: _Listed) -> tuple[int, int]:
+        """How many objects the side held before this cycle — its last listing, plus objects
+        of pairs no listing has shown yet — and how many of them this cycle found deleted
+        (the guard's "suddenly empty" for an incremental listing)."""
+        side, deleted = listed.side, set(listed.deleted)
+        unlisted = set(self.store.unlisted_pair_ids(self.rule, side))
+        held = self.store.seen_count(self.rule, side) + len(unlisted)
+        gone = len(self.store.seen(self.rule, side, deleted)) + len(unlisted & deleted)
+        return held, gone
 
     def _commit_listings(self, listed: dict[Side, _Listed]) -> None:
         """Remember what each side holds now, then move the cursors past this cycle."""

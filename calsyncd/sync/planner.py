@@ -62,12 +62,28 @@ class SideView:
     ``items`` holds current content for every object the planner may need (changed ones and
     those fetched for adoption); ``deleted`` ids gone since the last cycle; with ``full`` set,
     anything not in ``items`` or ``skipped`` is gone.
+
+    ``held`` counts the objects the side held before this cycle as the state database knows
+    them (its last listing, plus objects of pairs no listing has shown yet) and ``held_gone``
+    how many of them this cycle found deleted: an incremental listing that deleted all of
+    them left the side empty. The engine counts them only when that can be so (the listing
+    deleted something and shows nothing); otherwise both are 0.
     """
 
     items: Mapping[str, Item] = field(default_factory=dict)
     deleted: frozenset[str] = frozenset()
     full: bool = False
     skipped: frozenset[str] = frozenset()
+    held: int = 0
+    held_gone: int = 0
+
+    @property
+    def emptied(self) -> bool:
+        """Whether the side holds nothing now: a full listing found nothing, or an incremental
+        one deleted everything it held and shows nothing new."""
+        if self.items or self.skipped:
+            return False
+        return self.full or 0 < self.held <= self.held_gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,6 +711,9 @@ class _Planner:
     # -- guard -----------------------------------------------------------------------------
 
     def _guard(self, plan: Plan) -> Plan:
+        """Hold a cycle that would delete more than the guard allows on a side, or anything
+        because the other side is suddenly empty (whatever ``max_deletes`` says: a calendar
+        renamed, emptied or mistyped looks exactly like that). One delete is never held."""
         if self.given.allow_mass_delete:
             return plan
         # Pairs adopted this cycle are synced pairs too: after the state database is lost,
@@ -704,23 +723,26 @@ class _Planner:
             deletes = sum(
                 1 for step in plan.steps for w in step.writes if w.op == "delete" and w.side == side
             )
-            view = self.given.view(other(side))
-            emptied = (
-                deletes > 0 and total > 1 and view.full and not view.items and not view.skipped
-            )
-            limit = self._limit(total)
-            if emptied or (deletes > 1 and deletes > limit):
+            cause = other(side)
+            emptied = deletes > 0 and total > 1 and self.given.view(cause).emptied
+            if emptied:
                 why = (
-                    f"the {other(side)} calendar is suddenly empty"
-                    if emptied
-                    else f"{deletes} deletions on the {side} exceed the guard"
-                    f" ({self._describe_limit(total)})"
+                    f"the {cause} calendar is suddenly empty — was it renamed, emptied or"
+                    f" mistyped? {deletes} deletions on the {side} would follow."
                 )
-                reason = (
-                    f"{why}; nothing was deleted. Check the {other(side)} calendar, then run "
-                    f"`calsyncd sync --rule {self.policy.rule} --allow-mass-delete`"
+            elif deletes > 1 and deletes > self._limit(total):
+                why = (
+                    f"{deletes} deletions on the {side} exceed the guard"
+                    f" ({self._describe_limit(total)}) — were that many events deleted from"
+                    f" the {cause} calendar, or did the rule's filter change?"
                 )
-                return replace(plan, hold=reason)
+            else:
+                continue
+            reason = (
+                f"{why} Nothing was deleted. If that is intended, run"
+                f" `calsyncd sync --rule {self.policy.rule} --allow-mass-delete`"
+            )
+            return replace(plan, hold=reason)
         return plan
 
     def _limit(self, total: int) -> float:

@@ -20,7 +20,7 @@ import re
 import time
 from pathlib import Path
 
-from caldav.helpers import dump, seed
+from caldav.helpers import delete, dump, seed
 from caldav.servers import DavServer
 from cli.conftest import Project
 from faults.support import dav_connection, simple_event, write_rules
@@ -29,6 +29,7 @@ from calsyncd.model.ical import serialize_object
 from hostile.support import Measured, assert_no_traceback, calsyncd, report
 
 WINDOW = "{past: 3650d, future: 3650d}"
+_ALL = "{max_deletes: 100%}"
 PLACE = re.compile(r"rules\.yaml:(\d+):(\d+): ")
 
 
@@ -202,6 +203,81 @@ def test_local_calendar_names_stay_inside_their_connection(project: Project) -> 
         names_tried=5,
         exit_codes="/".join(str(run.returncode) for run in runs),
         peak_rss_mib=peak(*runs),
+        time=f"{time.monotonic() - started:.1f}s",
+    )
+
+
+# -- 12: a side emptied, seen by an incremental listing --------------------------------------
+
+
+def assert_held_for_the_likely_cause(done: Measured, side: str) -> None:
+    assert done.returncode == 1, done.output
+    text = done.stdout
+    assert f"the {side} calendar is suddenly empty" in text, text
+    cause = text.find("renamed, emptied or mistyped")
+    assert 0 <= cause < text.find("--allow-mass-delete"), text
+
+
+def test_emptied_folder_is_held_even_with_max_deletes_100_percent(project: Project) -> None:
+    started = time.monotonic()
+    put_events(project.calendar("src"), 5)
+    project.write_rules("rules:\n" + rule("mirror", "loc:src", "loc:dst", guard=_ALL))
+    first = calsyncd(project, "sync")
+    assert first.returncode == 0, first.output
+    copies = snapshot(project.calendar("dst"))
+    assert len(copies) == 5
+    for path in project.calendar("src").glob("*.ics"):
+        path.unlink()
+    plan = calsyncd(project, "plan")
+    held = calsyncd(project, "sync")
+    assert "would be held" in plan.stdout, plan.output
+    assert_held_for_the_likely_cause(held, "source")
+    deleted = len(copies) - len(snapshot(project.calendar("dst")))
+    assert deleted == 0
+    allowed = calsyncd(project, "sync", "--allow-mass-delete")
+    assert allowed.returncode == 0, allowed.output
+    assert snapshot(project.calendar("dst")) == {}
+    assert_no_traceback(first.output, plan.output, held.output, allowed.output)
+    report(
+        "12 emptied folder, max_deletes 100%",
+        copies_deleted=deleted,
+        sync_exit=held.returncode,
+        with_allow_mass_delete=f"{len(copies)} deleted, exit {allowed.returncode}",
+        peak_rss_mib=peak(first, plan, held, allowed),
+        time=f"{time.monotonic() - started:.1f}s",
+    )
+
+
+def test_caldav_calendar_emptied_on_the_server_is_held(
+    project: Project, radicale_server: DavServer
+) -> None:
+    """Every member deleted on Radicale between two syncs: the sync-collection REPORT marks
+    each 404. The two-way rule would delete every copy; it is held instead."""
+    started = time.monotonic()
+    path = radicale_server.make_calendar()
+    events = [simple_event(f"dav-{n}@data.example", n) for n in range(4)]
+    hrefs = seed(radicale_server, path, events)
+    write_rules(
+        project,
+        [dav_connection("rad", radicale_server)],
+        [rule("mirror", f"rad:{path}", "loc:dst", direction="two-way", guard=_ALL)],
+    )
+    first = calsyncd(project, "sync")
+    assert first.returncode == 0, first.output
+    copies = snapshot(project.calendar("dst"))
+    assert len(copies) == 4
+    for href in hrefs.values():
+        delete(radicale_server, href)
+    held = calsyncd(project, "sync")
+    assert_held_for_the_likely_cause(held, "source")
+    deleted = len(copies) - len(snapshot(project.calendar("dst")))
+    assert deleted == 0
+    assert_no_traceback(first.output, held.output)
+    report(
+        "12 CalDAV calendar emptied on the server (two-way, max_deletes 100%)",
+        copies_deleted=deleted,
+        sync_exit=held.returncode,
+        peak_rss_mib=peak(first, held),
         time=f"{time.monotonic() - started:.1f}s",
     )
 

@@ -263,6 +263,34 @@ def test_guard_releases_when_the_side_comes_back() -> None:
     assert len(rig.target.items()) == 3
 
 
+def test_a_side_emptied_in_an_incremental_listing_is_held() -> None:
+    """Every object deleted since the cursor — the listing says so incrementally — is as
+    suddenly empty as a full listing with nothing in it, whatever max_deletes allows."""
+    rig = Rig(guard={"max_deletes": "100%"})
+    items = [rig.source.add(event(f"e{i}@x")) for i in range(3)]
+    rig.settle()
+    for item in items:
+        rig.source.remove(item.id)
+    held = rig.cycle()
+    assert held.held is not None
+    assert held.held.startswith("the source calendar is suddenly empty — was it renamed")
+    assert len(rig.target.items()) == 3
+    rig.source.add(event("new@x"))  # not empty any more: the deletions are ordinary ones
+    result = rig.ok()
+    assert result.outcome.deleted == 3
+    assert len(rig.target.items()) == 1
+
+
+def test_all_synced_events_deleted_but_not_the_side_is_not_suddenly_empty() -> None:
+    rig = Rig(guard={"max_deletes": "100%"}, filter={"exclude": [{"title": "^Cancelled"}]})
+    items = [rig.source.add(event(f"e{i}@x")) for i in range(3)]
+    rig.source.add(event("excluded@x", "Cancelled"))  # listed, held, never copied
+    rig.settle()
+    for item in items:
+        rig.source.remove(item.id)
+    assert rig.ok().outcome.deleted == 3
+
+
 # -- failures, races, kills ----------------------------------------------------------------
 
 

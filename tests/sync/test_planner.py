@@ -754,12 +754,22 @@ def test_guard_suddenly_empty_side() -> None:
     assert "suddenly empty" in the_plan.hold
 
 
-def test_guard_empty_side_in_incremental_listing_counts_deletes_only() -> None:
+@pytest.mark.parametrize(("held", "hold"), [(3, True), (4, False)])
+def test_guard_empty_side_in_incremental_listing(held: int, hold: bool) -> None:
+    """An incremental listing that deleted everything the side held left it empty, as a full
+    listing with nothing in it would; one that leaves something behind is ordinary."""
     world, items = guarded(3, guard={"max_deletes": "100%"})
     for item in items:
         world.source.remove(item.id)
-    the_plan = world.plan(changed={}, deleted={"source": [i.id for i in items]})
-    assert the_plan.hold is None
+    given = world.input(changed={}, deleted={"source": [i.id for i in items]})
+    source = replace(given.source, held=held, held_gone=3)
+    the_plan = plan(replace(given, source=source))
+    assert (the_plan.hold is not None) is hold
+    if the_plan.hold is not None:
+        assert the_plan.hold.startswith(
+            "the source calendar is suddenly empty — was it renamed, emptied or mistyped?"
+        )
+        assert the_plan.hold.endswith("`calsyncd sync --rule r --allow-mass-delete`")
 
 
 def test_allow_mass_delete() -> None:
