@@ -9,6 +9,8 @@ as one line per problem on stderr and gives a non-zero exit code — never a tra
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = ScrubbedStream(stdout), ScrubbedStream(stderr)
     try:
         return _main(argv)
+    except BrokenPipeError:  # `calsyncd plan | head`: the reader has gone, as with SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        return 128 + signal.SIGPIPE
     finally:
         sys.stdout, sys.stderr = stdout, stderr
 
