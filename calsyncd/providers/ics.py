@@ -41,7 +41,15 @@ from calsyncd.model.event import CalendarObject
 from calsyncd.model.ical import parse_calendar, serialize_calendar, serialize_object
 from calsyncd.providers import _files
 from calsyncd.providers._files import os_errors
-from calsyncd.providers._http import parse_retry_after, redact_url
+from calsyncd.providers._http import (
+    DEFAULT_TIMEOUT,
+    deadline,
+    parse_retry_after,
+    read_capped,
+    redact_url,
+    timed_out,
+    transport_detail,
+)
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
 
 MAX_FEED_BYTES = 64 * 1024 * 1024
@@ -244,6 +252,7 @@ class IcsFeed(Calendar):
         where: str,
         http: httpx.AsyncClient | None = None,
         max_bytes: int = MAX_FEED_BYTES,
+        timeout: float | None = None,
     ) -> None:
         super().__init__(where)
         try:
@@ -255,6 +264,7 @@ class IcsFeed(Calendar):
         self._http = http
         self._own_http: httpx.AsyncClient | None = None
         self._max_bytes = max_bytes
+        self._timeout = timeout or DEFAULT_TIMEOUT
         self._tag = _files.source_tag(source)
         self._snapshot: _Snapshot | None = None
         self._validators: dict[str, str] = {}
@@ -344,21 +354,33 @@ class IcsFeed(Calendar):
         return _Fetched(None if unchanged else data, {"stat": stat, "sha": sha})
 
     async def _get(self, validators: Mapping[str, str] | None) -> _Fetched:
+        """One conditional GET, bounded whole (redirects and body included) by the
+        connection's timeout."""
         headers = {}
         if validators:
             if "etag" in validators:
                 headers["If-None-Match"] = validators["etag"]
             if "lm" in validators:
                 headers["If-Modified-Since"] = validators["lm"]
+        what = f"GET {self._label}"
         try:
-            async with self._client().stream(
-                "GET", self._url, headers=headers, follow_redirects=True
-            ) as response:
+            async with (
+                deadline(self._timeout, what, self.where),
+                self._client().stream(
+                    "GET",
+                    self._url,
+                    headers=headers,
+                    follow_redirects=True,
+                    timeout=httpx.Timeout(self._timeout),
+                ) as response,
+            ):
                 if response.status_code == 304 and validators:
                     return _Fetched(None, dict(validators))
                 if not response.is_success:
                     raise http_status_error(response, where=self.where, label=self._label)
                 body = await self._read_capped(response)
+        except httpx.TimeoutException:
+            raise timed_out(what, self._timeout, self.where) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc) from exc
         return _Fetched(body, _validators(response, body))
@@ -371,20 +393,12 @@ class IcsFeed(Calendar):
         return self._own_http
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise PermanentError(
-                    f"GET {self._label}: feed larger than {self._max_bytes} bytes", where=self.where
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_capped(
+            response, self._max_bytes, what=f"GET {self._label}", where=self.where
+        )
 
     def _transport_error(self, exc: Exception) -> ProviderError:
-        detail = str(exc).replace(self._url, self._label) or type(exc).__name__
-        message = f"GET {self._label}: {detail}"
+        message = f"GET {self._label}: {transport_detail(exc, self._url, self._label)}"
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol | httpx.TooManyRedirects):
             return PermanentError(message, where=self.where)
         return TemporaryError(message, where=self.where)

@@ -57,7 +57,8 @@ def _open_ics(
     if conn.path is not None:
         return IcsFile(conn.path, where=where, name=endpoint.calendar)
     assert conn.url is not None
-    return IcsFeed(conn.url, where=where, http=http)
+    timeout = conn.timeout.total_seconds() if conn.timeout is not None else None
+    return IcsFeed(conn.url, where=where, http=http, timeout=timeout)
 
 
 def _open_caldav(
