@@ -8,6 +8,13 @@ each attempt runs in a worker thread (``anyio.to_thread``, bounded by the client
 wait between attempts is an ``anyio.sleep`` on the event loop: cancellable, holding no
 thread.
 
+httplib2's ``timeout`` applies to each socket operation, so an answer dripping a byte at a
+time would never end, and a worker thread cannot be cancelled. So the connection's
+``timeout`` bounds each attempt whole on the event loop: when it runs out (or the cycle is
+cancelled, e.g. at shutdown) the attempt is abandoned and its sockets are shut down, which
+ends the thread's blocked read (:mod:`.inflight`); a timed-out attempt is a
+:class:`~calsyncd.errors.TemporaryError` naming the operation, not retried here.
+
 Retried (:class:`RetryPolicy`): 429, 403 ``rateLimitExceeded``/``userRateLimitExceeded``,
 5xx and connection errors, honouring ``Retry-After``. 403 ``quotaExceeded`` (the per-user
 usage limit) is not retried: it becomes :class:`~calsyncd.errors.RateLimited` with a long
@@ -41,6 +48,7 @@ from googleapiclient.errors import HttpError
 from calsyncd.errors import AuthError, RateLimited, TemporaryError
 from calsyncd.providers._http import parse_retry_after
 from calsyncd.providers.google.credentials import Credentials, shared_credentials
+from calsyncd.providers.google.inflight import Abandoned, Http, InFlight
 
 log = structlog.get_logger("calsyncd.providers.google")
 
@@ -175,7 +183,7 @@ class GoogleClient:
         host = urlsplit(self._base_url).hostname or ""
         proxy: Any = None if host in _LOOPBACK else httplib2.proxy_info_from_environment
         return google_auth_httplib2.AuthorizedHttp(
-            credentials, http=httplib2.Http(timeout=self._timeout, proxy_info=proxy)
+            credentials, http=Http(timeout=self._timeout, proxy_info=proxy)
         )
 
     def _acquire(self, credentials: Credentials) -> Any:
@@ -199,16 +207,19 @@ class GoogleClient:
 
     # -- one attempt (worker thread) ---------------------------------------------------------
 
-    def _attempt(self, build: Build, headers: Mapping[str, str] | None) -> Any:
+    def _attempt(self, build: Build, headers: Mapping[str, str] | None, in_flight: InFlight) -> Any:
         credentials, service = self._setup()
         authed = self._acquire(credentials)
         broken = False
         try:
-            self._ensure_token(credentials, authed)
-            request = build(service)
-            if headers:
-                request.headers.update(headers)
-            return request.execute(http=authed, num_retries=0)
+            with in_flight.running(authed.http):
+                self._ensure_token(credentials, authed)
+                request = build(service)
+                if headers:
+                    request.headers.update(headers)
+                return request.execute(http=authed, num_retries=0)
+        except Abandoned:
+            raise _Retry("abandoned before it started", rate=False) from None
         except HttpError as exc:
             raise self._classify(exc) from None
         except google.auth.exceptions.RefreshError as exc:
@@ -222,7 +233,7 @@ class GoogleClient:
             broken = True
             raise _Retry(f"connection failed: {type(exc).__name__}: {exc}", rate=False) from None
         finally:
-            self._release(authed, broken=broken)
+            self._release(authed, broken=broken or in_flight.aborted)
 
     def _classify(self, exc: HttpError) -> Exception:
         status = int(exc.resp.status)
@@ -266,9 +277,7 @@ class GoogleClient:
         while True:
             attempt += 1
             try:
-                return await anyio.to_thread.run_sync(
-                    self._attempt, build, headers, limiter=self.limiter
-                )
+                return await self._bounded(what, build, headers)
             except _Retry as failure:
                 delay = self.retry.delay(attempt, failure.retry_after)
                 if delay is None:
@@ -282,6 +291,27 @@ class GoogleClient:
                     delay=round(delay, 3),
                 )
                 await anyio.sleep(delay)
+
+    async def _bounded(self, what: str, build: Build, headers: Mapping[str, str] | None) -> Any:
+        """One attempt in a worker thread, abandoned and cut off at the timeout or when
+        cancelled; waiting for a turn (``max_concurrency``) does not count."""
+        in_flight = InFlight()
+        async with self.limiter:
+            try:
+                with anyio.fail_after(self._timeout):
+                    try:
+                        return await anyio.to_thread.run_sync(
+                            self._attempt, build, headers, in_flight, abandon_on_cancel=True
+                        )
+                    except BaseException:
+                        in_flight.abort()
+                        raise
+            except TimeoutError:
+                raise TemporaryError(
+                    f"{what}: no complete answer within {self._timeout:g}s "
+                    "(the connection's timeout)",
+                    where=self.where,
+                ) from None
 
     def _gave_up(self, what: str, failure: _Retry, attempts: int) -> TemporaryError:
         message = f"{what}: {failure} (after {attempts} attempts)"
