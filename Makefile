@@ -32,7 +32,18 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+## The fidelity suite compares calsyncd's copies with an expander that shares no code with it,
+## recurring-ical-events, in a venv of its own (it pins python-dateutil below 3; calsyncd runs on
+## the current dateutil).
+EXPANDER       := .venv-expander
+EXPANDER_STAMP := $(EXPANDER)/.installed-stamp
+
+$(EXPANDER_STAMP):
+	test -x $(EXPANDER)/bin/python || $(PYTHON) -m venv $(EXPANDER)
+	$(EXPANDER)/bin/python -m pip install --quiet --disable-pip-version-check 'recurring-ical-events==3.8.2'
+	touch $(EXPANDER_STAMP)
+
+test: lint $(EXPANDER_STAMP)
 	$(BIN)/calsyncd --config $(CONFIG) check
 	$(BIN)/pytest -q
 
@@ -55,4 +66,4 @@ bench: $(BENCH_STAMP) $(BENCH_VDIRSYNCER)/bin/vdirsyncer
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VDIRSYNCER) var state .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VDIRSYNCER) $(EXPANDER) var state .mypy_cache .ruff_cache .pytest_cache .hypothesis

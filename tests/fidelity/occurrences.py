@@ -14,19 +14,36 @@ from the specifications rather than from calsyncd:
   the rule issue 12 asks for); on a full tie the first in the file.
 - Each UID is expanded on its own (with the calendar's properties and VTIMEZONEs), so one
   event the expander cannot read does not hide the others; its reason is kept instead.
+
+The module runs as a script in a venv of its own (``.venv-expander``, made by ``make test``:
+recurring-ical-events pins ``python-dateutil<3``, calsyncd runs on the current one), so the
+expander shares neither code nor library versions with what it checks. It reads jobs as JSON
+on stdin — ``{"name": {"files": [path, …], "start": "YYYY-MM-DD", "end": …, "marker": …}}``
+— and writes each job's :class:`Expansion` as JSON on stdout; :func:`expand_in_expander`
+is the test side of that exchange.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-import icalendar
-import recurring_ical_events
-from icalendar.timezone import tzp
+EXPANDER_PYTHON = Path(
+    os.environ.get(
+        "FIDELITY_EXPANDER",
+        Path(__file__).resolve().parents[2] / ".venv-expander" / "bin" / "python",
+    )
+)
+"""The interpreter of the expander's venv (``make test`` makes it)."""
 
 Occurrence = tuple[str, str, str]
 """(start, end, summary), as :func:`_instant` writes times."""
@@ -45,6 +62,55 @@ class Expansion:
     @property
     def uids(self) -> set[str]:
         return set(self.occurrences) | set(self.failed)
+
+
+@dataclass(frozen=True)
+class Job:
+    """The calendars of one side to expand: files, window, and the marker naming originals."""
+
+    files: list[Path]
+    start: date
+    end: date
+    origin_marker: str = ""
+
+
+def expand_in_expander(jobs: Mapping[str, Job]) -> dict[str, Expansion]:
+    """Run every job in one process of the expander's venv; its expansions by job name."""
+    if not EXPANDER_PYTHON.exists():
+        raise RuntimeError(
+            f"no expander at {EXPANDER_PYTHON}: run `make test` (it makes .venv-expander)"
+        )
+    request = {
+        name: {
+            "files": [str(f) for f in job.files],
+            "start": job.start.isoformat(),
+            "end": job.end.isoformat(),
+            "marker": job.origin_marker,
+        }
+        for name, job in jobs.items()
+    }
+    done = subprocess.run(
+        [str(EXPANDER_PYTHON), __file__],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the expander failed: {done.stderr[-3000:]}")
+    answer: dict[str, dict[str, Any]] = json.loads(done.stdout)
+    return {
+        name: Expansion(
+            occurrences={
+                uid: [(o[0], o[1], o[2]) for o in found]
+                for uid, found in result["occurrences"].items()
+            },
+            failed=result["failed"],
+            warnings=result["warnings"],
+        )
+        for name, result in answer.items()
+    }
 
 
 def expand(texts: Iterable[bytes], start: date, end: date, *, origin_marker: str = "") -> Expansion:
@@ -67,6 +133,9 @@ def expand(texts: Iterable[bytes], start: date, end: date, *, origin_marker: str
 def _expand_calendar(
     text: bytes, start: date, end: date, origin_marker: str, result: Expansion
 ) -> None:
+    import icalendar
+    import recurring_ical_events
+
     calendar = icalendar.Calendar.from_ical(text)
     zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
     by_uid: dict[str, list[icalendar.Component]] = defaultdict(list)
@@ -90,9 +159,9 @@ def _expand_calendar(
         result.occurrences[uid].sort()
 
 
-def _latest_versions(events: list[icalendar.Component]) -> list[icalendar.Component]:
+def _latest_versions(events: list[Any]) -> list[Any]:
     """One component per RECURRENCE-ID: the latest by SEQUENCE, LAST-MODIFIED, DTSTAMP."""
-    latest: dict[str, icalendar.Component] = {}
+    latest: dict[str, Any] = {}
     for event in events:
         rid = _text(event.get("RECURRENCE-ID"))
         if rid not in latest or _version(event) > _version(latest[rid]):
@@ -100,7 +169,7 @@ def _latest_versions(events: list[icalendar.Component]) -> list[icalendar.Compon
     return list(latest.values())
 
 
-def _version(event: icalendar.Component) -> tuple[int, datetime, datetime]:
+def _version(event: Any) -> tuple[int, datetime, datetime]:
     try:
         sequence = int(event.get("SEQUENCE", 0))
     except (TypeError, ValueError):
@@ -120,7 +189,7 @@ def _text(prop: object) -> str:
     return "" if value is None else _instant(value)
 
 
-def _occurrence(event: icalendar.Component) -> Occurrence:
+def _occurrence(event: Any) -> Occurrence:
     begin = event["DTSTART"].dt
     if "DTEND" in event:
         finish = event["DTEND"].dt
@@ -147,6 +216,23 @@ def _forget_custom_zones() -> None:
     rules. The cache has no public way to be emptied; where the attribute is gone, files
     simply share it (the corpus gives each custom zone its own TZID).
     """
+    from icalendar.timezone import tzp
+
     cache = getattr(tzp, "_TZP__tz_cache", None)
     if isinstance(cache, dict):
         cache.clear()
+
+
+def _main() -> None:
+    """The expander's side: jobs as JSON on stdin, expansions as JSON on stdout."""
+    jobs = json.load(sys.stdin)
+    answer = {}
+    for name, job in jobs.items():
+        texts = [Path(f).read_bytes() for f in job["files"]]
+        start, end = date.fromisoformat(job["start"]), date.fromisoformat(job["end"])
+        answer[name] = asdict(expand(texts, start, end, origin_marker=job["marker"]))
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    _main()

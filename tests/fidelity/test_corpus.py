@@ -5,8 +5,8 @@ Google, Outlook/Exchange, Thunderbird, Apple, Lotus Notes and Nextcloud, and fil
 projects' bug reports. Every file is served as an ICS feed by a real HTTP server on
 loopback, one rule per file into its own local calendar folder, and one real
 ``calsyncd sync`` process runs all the rules. Then, per file, the occurrences of every event
-on both sides — computed by ``recurring-ical-events`` (:mod:`fidelity.occurrences`), never by
-calsyncd's code — are compared over a fixed window.
+on both sides — computed by ``recurring-ical-events`` in a process and venv of its own
+(:mod:`fidelity.occurrences`), never by calsyncd's code — are compared over a fixed window.
 
 A file **arrives whole** (``whole``) when every UID of the source is in the target (a copy
 is matched by its ``X-CALSYNCD-ORIGIN`` marker, else its UID) with identical occurrences.
@@ -30,6 +30,7 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -39,7 +40,7 @@ from cli.conftest import Project
 from conformance.feedserver import FeedServer
 
 from fidelity.conftest import FIGURES
-from fidelity.occurrences import Expansion, expand
+from fidelity.occurrences import Expansion, Job, expand_in_expander
 
 CORPUS = Path(__file__).parent / "corpus"
 INDEX = CORPUS / "INDEX.md"
@@ -108,17 +109,18 @@ def test_every_file_is_read_by_icalendar() -> None:
 def test_the_comparison_sees_a_changed_or_missing_copy(tmp_path: Path) -> None:
     """The harness is not vacuous: a copy moved by an hour differs, no copy is a drop."""
     control = CORPUS / CONTROL
-    moved = tmp_path / "moved"
-    moved.mkdir()
+    targets = {name: tmp_path / name for name in ("moved", "empty", "same")}
+    for folder in targets.values():
+        folder.mkdir()
     text = control.read_bytes().replace(b"20240402T080000Z", b"20240402T090000Z")
-    (moved / "copy.ics").write_bytes(text)
-    verdict = _judge(control, moved, {}, {})
+    (targets["moved"] / "copy.ics").write_bytes(text)
+    (targets["same"] / "copy.ics").write_bytes(control.read_bytes())
+    expanded = _expansions({name: (control, folder) for name, folder in targets.items()})
+    verdict = _judge(control, expanded["moved"], {}, {})
     assert verdict.status == "differs", verdict
     assert "control-single@fidelity.test" in verdict.reasons[0], verdict
-    (tmp_path / "empty").mkdir()
-    assert _judge(control, tmp_path / "empty", {}, {}).status == "dropped"
-    (moved / "copy.ics").write_bytes(control.read_bytes())
-    assert _judge(control, moved, {}, {}).whole
+    assert _judge(control, expanded["empty"], {}, {}).status == "dropped"
+    assert _judge(control, expanded["same"], {}, {}).whole
 
 
 def test_the_corpus_arrives_whole(project: Project, tmp_path: Path) -> None:
@@ -145,9 +147,8 @@ def test_the_corpus_arrives_whole(project: Project, tmp_path: Path) -> None:
 
     outcomes = _outcome_lines(done.stdout)
     skipped = _skip_messages(done.stderr)
-    verdicts = [
-        _judge(file, project.calendar(rule_name(file)), outcomes, skipped) for file in files
-    ]
+    expanded = _expansions({rule_name(f): (f, project.calendar(rule_name(f))) for f in files})
+    verdicts = [_judge(file, expanded[rule_name(file)], outcomes, skipped) for file in files]
     figures = _figures(verdicts, sync_seconds, done.returncode)
     table = _table(verdicts) + "\n\n" + _quirk_table(verdicts, index_rows())
     (tmp_path / "fidelity.txt").write_text(figures + "\n\n" + table + "\n")
@@ -191,13 +192,24 @@ def _skip_messages(stderr: str) -> dict[str, list[str]]:
     return found
 
 
+def _expansions(sides: Mapping[str, tuple[Path, Path]]) -> dict[str, tuple[Expansion, Expansion]]:
+    """For each name, the expansions of an original file and of its copies' folder, all
+    computed in one run of the expander."""
+    jobs: dict[str, Job] = {}
+    for name, (file, target) in sides.items():
+        jobs[f"{name}/source"] = Job([file], *WINDOW)
+        jobs[f"{name}/copies"] = Job(sorted(target.glob("*.ics")), *WINDOW, origin_marker=ORIGIN)
+    done = expand_in_expander(jobs)
+    return {name: (done[f"{name}/source"], done[f"{name}/copies"]) for name in sides}
+
+
 def _judge(
-    file: Path, target: Path, outcomes: dict[str, str], skipped: dict[str, list[str]]
+    file: Path,
+    expanded: tuple[Expansion, Expansion],
+    outcomes: dict[str, str],
+    skipped: dict[str, list[str]],
 ) -> Verdict:
-    source = expand([file.read_bytes()], *WINDOW)
-    copies = expand(
-        [p.read_bytes() for p in sorted(target.glob("*.ics"))], *WINDOW, origin_marker=ORIGIN
-    )
+    source, copies = expanded
     name = rule_name(file)
     reasons = [_short(message, file.name) for message in skipped.get(name, [])]
     missing = sorted(source.uids - copies.uids)
