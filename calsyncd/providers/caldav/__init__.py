@@ -3,9 +3,10 @@
 A focused client over the shared :class:`httpx.AsyncClient` — PROPFIND, REPORT, GET, PUT,
 DELETE and XML from the standard library — rather than a CalDAV library, to keep one async
 HTTP stack and full control of sync-collection. Modules: :mod:`.client` (auth, retries,
-bounded concurrency, error translation), :mod:`.discovery` (finding the collection),
-:mod:`.davxml` (request bodies and multistatus parsing), :mod:`.resources` (hrefs and
-bodies), :mod:`.calendar` (the :class:`~calsyncd.providers.base.Calendar`).
+bounded concurrency, bounded answers, error translation), :mod:`.discovery` (finding the
+collection), :mod:`.davxml` (request bodies and multistatus parsing), :mod:`.listings` (what
+is kept of each multistatus), :mod:`.resources` (hrefs and bodies), :mod:`.calendar` (the
+:class:`~calsyncd.providers.base.Calendar`).
 
 Ids, etags, cursors
     The item id is the resource's absolute path on the server (canonically percent-encoded);
@@ -20,7 +21,9 @@ Listings
     next time rather than being missed. Otherwise one ``sync-collection`` REPORT (``Depth:
     0``, no ``<limit>``, which Xandikos honours by cutting the answer while returning the
     current token); a ``507`` on
-    the collection means the answer was truncated and is continued from the new token. A
+    the collection means the answer was truncated and is continued from the new token — as
+    long as each round brings a new token and a new member: three rounds in a row without
+    progress, or 1,000 rounds in all, fail the listing (a temporary error). A
     rejected token (``valid-sync-token``: Radicale 403, Xandikos 412) or a collection gone
     from its remembered URL gives a full listing. Without a cursor: ``sync-collection`` from
     the empty token lists every member with the token in one answer. Bodies come by
@@ -50,6 +53,18 @@ HTTP
     git index. Redirects are followed by hand during discovery (same method; never https to
     http). 401/403 are :class:`AuthError`, a missing collection :class:`CalendarNotFound`,
     both naming the connection and calendar (``where``).
+
+Hostile servers
+    The connection's ``timeout`` (default 60 s) bounds each request whole — connect, send,
+    and the entire answer; past it the request is a :class:`TemporaryError` naming it, not
+    retried within the cycle. No answer is read past 64 MiB (twice a 100,000-event sync
+    listing): reading stops and the listing fails naming the request. Multistatus answers
+    are parsed as they stream, keeping only what the listing needs; a DTD (the carrier of
+    entity bombs) is refused. Credentials go only to the origin of the connection's ``url``
+    (or its ``https`` upgrade): a redirect, principal, home or href on another origin is
+    followed without them and a warning says so; a 401 from there explains it. Messages
+    carry the standard reason phrase of a status, never the server's own, nor a header
+    value quoted by the HTTP library.
 """
 
 from calsyncd.providers.caldav.calendar import CaldavCalendar

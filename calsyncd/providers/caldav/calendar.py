@@ -26,6 +26,7 @@ from calsyncd.providers import _files
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
 from calsyncd.providers.caldav import davxml, discovery, resources
 from calsyncd.providers.caldav.client import XML, Answer, Auth, DavClient, Retry, label
+from calsyncd.providers.caldav.listings import Etags, First, Members, Wanted
 from calsyncd.providers.caldav.resources import NotAnEvent
 
 if TYPE_CHECKING:
@@ -36,7 +37,12 @@ MULTIGET_BATCH = 200
 """Hrefs per ``calendar-multiget``: well under Radicale's 10,000 VEVENTs per answer even for
 long series with many overrides; a batch the server refuses anyway is split in two."""
 DEFAULT_CONCURRENCY = 4
-_MAX_SYNC_ROUNDS = 10_000
+MAX_SYNC_ROUNDS = 1000
+"""Rounds of one sync-collection listing a server may truncate (``507``) and have continued:
+100,000 members at a page of 100."""
+STALLED_ROUNDS = 3
+"""Truncated rounds in a row that bring neither a new sync token nor a new member, after
+which the listing fails: the server is not going anywhere."""
 _REFUSED_BATCH = frozenset({400, 413, 507})
 _NO_SYNC = frozenset({400, 405, 415, 501})
 _BAD_TOKEN = frozenset({403, 409, 412})
@@ -136,6 +142,7 @@ class CaldavCalendar(Calendar):
         self._dav = DavClient(
             http,
             where=where,
+            home=url,
             auth=auth,
             timeout=timeout,
             max_concurrency=max_concurrency,
@@ -284,33 +291,79 @@ class CaldavCalendar(Calendar):
             skipped=reported,
         )
 
-    async def _report(self, url: str, body: bytes, depth: str, accept: Iterable[int]) -> Answer:
+    async def _report(
+        self,
+        url: str,
+        body: bytes,
+        depth: str,
+        accept: Iterable[int],
+        listing: Callable[[], davxml.Multistatus],
+    ) -> Answer:
         return await self._dav.request(
             "REPORT",
             url,
             body=body,
             headers={"Depth": depth, "Content-Type": XML},
             accept=frozenset(accept),
+            listing=listing,
+        )
+
+    async def _propfind(self, url: str, name: str, accept: Iterable[int] = ()) -> Answer:
+        """``PROPFIND`` of one property of ``url`` alone (``Depth: 0``); a 207 holds its
+        :class:`First` response."""
+        return await self._dav.request(
+            "PROPFIND",
+            url,
+            body=davxml.propfind(name),
+            headers={"Depth": "0", "Content-Type": XML},
+            accept=frozenset(accept),
+            listing=First,
         )
 
     async def _sync(self, collection: str, token: str) -> _Delta:
         """An RFC 6578 sync-collection from ``token`` ("" = every member), following 507
-        truncation until the server says it is complete."""
+        truncation until the server says it is complete — as long as it makes progress
+        (see :data:`STALLED_ROUNDS`, :data:`MAX_SYNC_ROUNDS`)."""
         changed: dict[str, str | None] = {}
         deleted: dict[str, None] = {}
-        for _ in range(_MAX_SYNC_ROUNDS):
+        stalled = 0
+        for _ in range(MAX_SYNC_ROUNDS):
             answer = await self._report(
-                collection, davxml.sync_collection(token), "0", _NO_SYNC | _BAD_TOKEN
+                collection,
+                davxml.sync_collection(token),
+                "0",
+                _NO_SYNC | _BAD_TOKEN,
+                partial(Members, collection),
             )
             self._check_sync_answer(answer, token)
-            listing = self._multistatus("REPORT", answer)
-            if listing.sync_token is None:
+            members = answer.folded(Members)
+            if members.sync_token is None:
                 raise _NoSyncCollection
-            truncated = self._sync_members(listing, collection, changed, deleted)
-            token = listing.sync_token
-            if not truncated:
-                break
-        return _Delta(changed, list(deleted), _State(collection, token=token))
+            news = any(
+                h not in changed and h not in deleted for h in [*members.changed, *members.deleted]
+            )
+            for href in members.deleted:
+                changed.pop(href, None)
+                deleted[href] = None
+            for href, etag in members.changed.items():
+                deleted.pop(href, None)
+                changed[href] = etag
+            progress = news and members.sync_token != token
+            token = members.sync_token
+            if not members.truncated:
+                return _Delta(changed, list(deleted), _State(collection, token=token))
+            stalled = 0 if progress else stalled + 1
+            if stalled == STALLED_ROUNDS:
+                raise TemporaryError(
+                    f"REPORT {label(collection)}: the server answered 507 (truncated) "
+                    f"{stalled} times in a row without progress (no new sync token or member)",
+                    where=self.where,
+                )
+        raise TemporaryError(
+            f"REPORT {label(collection)}: the listing was still truncated after "
+            f"{MAX_SYNC_ROUNDS} rounds",
+            where=self.where,
+        )
 
     def _check_sync_answer(self, answer: Answer, token: str) -> None:
         if answer.status == 207:
@@ -322,66 +375,23 @@ class CaldavCalendar(Calendar):
             raise _TokenRejected
         raise self._dav.status_error("REPORT", answer)
 
-    def _sync_members(
-        self,
-        listing: davxml.Multistatus,
-        collection: str,
-        changed: dict[str, str | None],
-        deleted: dict[str, None],
-    ) -> bool:
-        """Fold one sync answer into ``changed``/``deleted``; whether it was truncated."""
-        own = resources.canonical_path(collection, collection)
-        truncated = False
-        for response in listing.responses:
-            href = resources.canonical_path(response.href, collection)
-            if href == own:
-                truncated = truncated or response.status == 507
-                continue
-            if response.status in (404, 410):
-                changed.pop(href, None)
-                deleted[href] = None
-            else:
-                deleted.pop(href, None)
-                changed[href] = response.text(davxml.GETETAG)
-        return truncated
-
     async def _etag_delta(self, state: _State) -> _Delta:
         """For servers without sync-collection: a calendar-query lists every VEVENT member's
         etag to compare with the cursor's."""
         collection = state.collection
         previous = state.etags or {}
-        answer = await self._report(collection, davxml.calendar_query_etags(), "1", ())
-        now: dict[str, str] = {}
-        for response in self._multistatus("REPORT", answer).responses:
-            href = resources.canonical_path(response.href, collection)
-            etag = response.text(davxml.GETETAG)
-            if response.status is None and etag is not None:
-                now[href] = etag
+        answer = await self._report(
+            collection, davxml.calendar_query_etags(), "1", (), partial(Etags, collection)
+        )
+        now = answer.folded(Etags).etags
         changed: dict[str, str | None] = {h: e for h, e in now.items() if previous.get(h) != e}
         deleted = [h for h in previous if h not in now]
         return _Delta(changed, deleted, _State(collection, etags=now))
 
     async def _ctag(self, collection: str) -> str:
         """The collection's ``getctag``; ``""`` when the server does not keep one."""
-        answer = await self._dav.request(
-            "PROPFIND",
-            collection,
-            body=davxml.propfind(davxml.GETCTAG),
-            headers={"Depth": "0", "Content-Type": XML},
-        )
-        for response in self._multistatus("PROPFIND", answer).responses:
-            ctag = response.text(davxml.GETCTAG)
-            if ctag:
-                return ctag
-        return ""
-
-    def _multistatus(self, method: str, answer: Answer) -> davxml.Multistatus:
-        try:
-            return davxml.multistatus(answer.body)
-        except davxml.XmlError as exc:
-            raise TemporaryError(
-                f"{method} {label(answer.url)}: unreadable answer: {exc}", where=self.where
-            ) from exc
+        first = (await self._propfind(collection, davxml.GETCTAG)).folded(First).first
+        return (first.text(davxml.GETCTAG) if first is not None else None) or ""
 
     # -- bodies ----------------------------------------------------------------------------
 
@@ -404,10 +414,14 @@ class CaldavCalendar(Calendar):
     ) -> None:
         """One batch; a batch the server refuses (too big an answer) is split in two."""
         answer = await self._report(
-            collection, davxml.calendar_multiget(hrefs), "1", _REFUSED_BATCH
+            collection,
+            davxml.calendar_multiget(hrefs),
+            "1",
+            _REFUSED_BATCH,
+            partial(Wanted, collection, hrefs),
         )
         if answer.status not in _REFUSED_BATCH:
-            bodies = self._bodies(answer, collection, hrefs, members, into)
+            bodies = self._bodies(answer.folded(Wanted).found, hrefs, members, into)
             for href, result in await anyio.to_thread.run_sync(_read_all, bodies):
                 into.add(href, result)
         elif len(hrefs) > 1:
@@ -420,18 +434,13 @@ class CaldavCalendar(Calendar):
 
     def _bodies(
         self,
-        answer: Answer,
-        collection: str,
+        found: Mapping[str, davxml.Response],
         hrefs: list[str],
         members: Mapping[str, str | None],
         into: _Fetched,
     ) -> list[tuple[str, str, bytes]]:
-        """``(href, etag, body)`` of each href a multiget answered; the others go to
-        ``into`` as gone (404) or skipped (no data)."""
-        found = {
-            resources.canonical_path(r.href, collection): r
-            for r in self._multistatus("REPORT", answer).responses
-        }
+        """``(href, etag, body)`` of each href a multiget answered (``found``); the others
+        go to ``into`` as gone (404) or skipped (no data)."""
         bodies: list[tuple[str, str, bytes]] = []
         for href in hrefs:
             response = found.get(href)
@@ -475,17 +484,11 @@ class CaldavCalendar(Calendar):
 
     async def _etag_of(self, url: str, item_id: str) -> str:
         """The etag from a PROPFIND, for servers that send none with GET or PUT."""
-        answer = await self._dav.request(
-            "PROPFIND",
-            url,
-            body=davxml.propfind(davxml.GETETAG),
-            headers={"Depth": "0", "Content-Type": XML},
-            accept={404, 410},
-        )
+        answer = await self._propfind(url, davxml.GETETAG, {404, 410})
         if answer.status == 207:
-            responses = self._multistatus("PROPFIND", answer).responses
-            if not any(r.status in (404, 410) for r in responses):
-                etag = next((e for r in responses if (e := r.text(davxml.GETETAG))), None)
+            first = answer.folded(First).first
+            if first is None or first.status not in (404, 410):
+                etag = first.text(davxml.GETETAG) if first is not None else None
                 if etag is None:
                     raise TemporaryError(f"{item_id}: the server gives no etag", where=self.where)
                 return etag
@@ -494,16 +497,10 @@ class CaldavCalendar(Calendar):
     async def _exists(self, url: str) -> bool:
         answer = await self._dav.request("HEAD", url, accept={404, 405, 410})
         if answer.status == 405:  # HEAD not allowed: ask for the etag instead
-            answer = await self._dav.request(
-                "PROPFIND",
-                url,
-                body=davxml.propfind(davxml.GETETAG),
-                headers={"Depth": "0", "Content-Type": XML},
-                accept={404, 410},
-            )
+            answer = await self._propfind(url, davxml.GETETAG, {404, 410})
             if answer.status == 207:
-                responses = self._multistatus("PROPFIND", answer).responses
-                return not any(r.status in (404, 410) for r in responses)
+                first = answer.folded(First).first
+                return first is None or first.status not in (404, 410)
         return answer.status < 300
 
     # -- writes ----------------------------------------------------------------------------

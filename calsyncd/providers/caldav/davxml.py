@@ -3,6 +3,14 @@
 Only the standard library (:mod:`xml.etree.ElementTree`). Elements are named in Clark
 notation (``{DAV:}href``); requests use the namespaces' default prefixes chosen by
 ElementTree, which every server accepts.
+
+Answers come from servers calsyncd does not control. A multistatus is parsed as it streams
+in (:class:`MultistatusReader`): each ``<response>`` is handed to a :class:`Multistatus`
+the moment it ends and its elements are dropped, so memory follows what the caller keeps
+(a sync listing: href and etag per member), not the answer's size. No answer may carry a
+DTD: entity declarations are how XML bombs expand a few kilobytes into gigabytes (expat's
+own amplification limit still lets a 100-fold expansion through), and no DAV server needs
+one.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"
@@ -29,6 +38,8 @@ def cs(name: str) -> str:
     return f"{{{CS}}}{name}"
 
 
+MULTISTATUS = dav("multistatus")
+RESPONSE = dav("response")
 HREF = dav("href")
 GETETAG = dav("getetag")
 SYNC_TOKEN = dav("sync-token")
@@ -154,30 +165,113 @@ class Response:
         return {c.get("name", "").upper() for c in element.iter(cal("comp"))}
 
 
-@dataclass(frozen=True, slots=True)
 class Multistatus:
-    """A ``207 Multi-Status`` answer: its responses and (sync reports) the new token."""
+    """What is kept of a ``207 Multi-Status`` answer: every response and (sync reports) the
+    new token. Subclasses keep less: :meth:`add` receives each response as it is parsed."""
 
-    responses: list[Response]
-    sync_token: str | None
+    def __init__(self) -> None:
+        self.responses: list[Response] = []
+        self.sync_token: str | None = None
+
+    def add(self, response: Response) -> None:
+        self.responses.append(response)
 
 
-def _parse(body: bytes) -> ET.Element:
-    try:
-        return ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise XmlError(f"not XML ({exc})") from exc
+_DTD_REFUSED = "a DTD (refused: no DAV answer needs one, and entity declarations make XML bombs)"
+
+
+class _Target:
+    """ElementTree parser target: builds one ``<response>`` at a time, hands it on, and
+    keeps nothing else; refuses a DTD before its internal subset is read."""
+
+    def __init__(self, into: Multistatus) -> None:
+        self._into = into
+        self._depth = 0
+        self._response: ET.TreeBuilder | None = None
+        self._token: list[str] | None = None
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise XmlError(_DTD_REFUSED)
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self._depth += 1
+        if self._depth == 1 and tag != MULTISTATUS:
+            raise XmlError(f"expected a DAV multistatus, got <{tag}>")
+        if self._depth == 2 and tag == RESPONSE:
+            self._response = ET.TreeBuilder()
+        elif self._depth == 2 and tag == SYNC_TOKEN:
+            self._token = []
+        if self._response is not None:
+            self._response.start(tag, attrib)
+
+    def end(self, tag: str) -> None:
+        if self._response is not None:
+            self._response.end(tag)
+            if self._depth == 2:
+                response = _response(self._response.close())
+                self._response = None
+                if response is not None:
+                    self._into.add(response)
+        elif self._depth == 2 and self._token is not None:
+            self._into.sync_token = "".join(self._token).strip() or None
+            self._token = None
+        self._depth -= 1
+
+    def data(self, text: str) -> None:
+        if self._response is not None:
+            self._response.data(text)
+        elif self._token is not None:
+            self._token.append(text)
+
+    def close(self) -> None:
+        return None
+
+
+class MultistatusReader:
+    """Parses a multistatus fed in pieces into ``into``; raises :class:`XmlError` as soon as
+    the answer is not one (or carries a DTD)."""
+
+    def __init__(self, into: Multistatus) -> None:
+        self.into = into
+        self._parser = ET.XMLParser(target=_Target(into))
+
+    def feed(self, data: bytes) -> None:
+        try:
+            self._parser.feed(data)
+        except ET.ParseError as exc:
+            raise XmlError(f"not XML ({exc})") from None
+
+    def close(self) -> Multistatus:
+        try:
+            self._parser.close()
+        except ET.ParseError as exc:
+            raise XmlError(f"not XML ({exc})") from None
+        return self.into
 
 
 def multistatus(body: bytes) -> Multistatus:
-    """Parse a multistatus; raises :class:`XmlError` if it is not one."""
-    root = _parse(body)
-    if root.tag != dav("multistatus"):
-        raise XmlError(f"expected a DAV multistatus, got <{root.tag}>")
-    responses = [_response(element) for element in root.findall(dav("response"))]
-    token = root.find(SYNC_TOKEN)
-    text = token.text.strip() if token is not None and token.text else None
-    return Multistatus([r for r in responses if r is not None], text)
+    """Parse a whole multistatus; raises :class:`XmlError` if it is not one."""
+    reader = MultistatusReader(Multistatus())
+    reader.feed(body)
+    return reader.close()
+
+
+class _SafeBuilder(ET.TreeBuilder):
+    """A tree builder that refuses a DTD (see the module docs)."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise XmlError(_DTD_REFUSED)
+
+
+def _parse(body: bytes) -> ET.Element:
+    parser = ET.XMLParser(target=_SafeBuilder())
+    try:
+        parser.feed(body)
+        root: Any = parser.close()
+    except ET.ParseError as exc:
+        raise XmlError(f"not XML ({exc})") from exc
+    assert isinstance(root, ET.Element)
+    return root
 
 
 def _response(element: ET.Element) -> Response | None:
@@ -209,8 +303,8 @@ def conditions(body: bytes) -> set[str]:
     """The precondition/postcondition elements of a ``<DAV:error>`` body (Clark names);
     empty when the body is not one."""
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
+        root = _parse(body)
+    except XmlError:
         return set()
     if root.tag != dav("error"):
         return set()

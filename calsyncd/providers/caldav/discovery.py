@@ -9,12 +9,14 @@ then ``/``), the principal's ``calendar-home-set``, and a Depth 1 PROPFIND of ea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
 from calsyncd.errors import AuthError, CalendarNotFound
 from calsyncd.providers.caldav import davxml
 from calsyncd.providers.caldav.client import XML, Answer, DavClient, label
+from calsyncd.providers.caldav.listings import First
 
 _PROBE_ACCEPT = frozenset({400, 403, 404, 405, 501})
 
@@ -42,6 +44,23 @@ class Found:
         if self.displayname and self.displayname != self.name:
             return f"{self.name} ({self.displayname})"
         return self.name
+
+
+class _Calendars(davxml.Multistatus):
+    """The event calendars among the members of a home (``Depth: 1``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str | None]] = []
+        """``(href, displayname)`` of each."""
+
+    def add(self, response: davxml.Response) -> None:
+        components = response.components()
+        if not response.has_type(davxml.CALENDAR_TYPE):
+            return
+        if components is not None and "VEVENT" not in components:
+            return
+        self.found.append((response.href, response.text(davxml.DISPLAYNAME)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +98,13 @@ def _candidates(start: str) -> list[str]:
     return [*urls, urljoin(root, "/.well-known/caldav"), root]
 
 
-async def _propfind(dav: DavClient, url: str, depth: str, *names: str) -> Answer:
+async def _propfind(
+    dav: DavClient,
+    url: str,
+    listing: Callable[[], davxml.Multistatus],
+    depth: str,
+    *names: str,
+) -> Answer:
     return await dav.request(
         "PROPFIND",
         url,
@@ -87,6 +112,7 @@ async def _propfind(dav: DavClient, url: str, depth: str, *names: str) -> Answer
         headers={"Depth": depth, "Content-Type": XML},
         accept=_PROBE_ACCEPT,
         follow=True,
+        listing=listing,
     )
 
 
@@ -96,6 +122,7 @@ async def _probe(dav: DavClient, start: str) -> _Probe:
         answer = await _propfind(
             dav,
             url,
+            First,
             "0",
             davxml.CURRENT_USER_PRINCIPAL,
             davxml.CALENDAR_HOME_SET,
@@ -103,10 +130,9 @@ async def _probe(dav: DavClient, start: str) -> _Probe:
         )
         if answer.status != 207:
             continue
-        responses = davxml.multistatus(answer.body).responses
-        if not responses:
+        first = answer.folded(First).first
+        if first is None:
             continue
-        first = responses[0]
         if url == start and first.has_type(davxml.CALENDAR_TYPE):
             start_is_calendar = True
         homes = [urljoin(answer.url, h) for h in first.hrefs(davxml.CALENDAR_HOME_SET)]
@@ -118,33 +144,30 @@ async def _probe(dav: DavClient, start: str) -> _Probe:
 
 
 async def _homes(dav: DavClient, principal: str) -> list[str]:
-    answer = await _propfind(dav, principal, "0", davxml.CALENDAR_HOME_SET)
-    if answer.status == 207:
-        for response in davxml.multistatus(answer.body).responses:
-            hrefs = response.hrefs(davxml.CALENDAR_HOME_SET)
-            if hrefs:
-                return [urljoin(answer.url, h) for h in hrefs]
-    return [principal]
+    answer = await _propfind(dav, principal, First, "0", davxml.CALENDAR_HOME_SET)
+    first = answer.folded(First).first if answer.status == 207 else None
+    hrefs = first.hrefs(davxml.CALENDAR_HOME_SET) if first is not None else []
+    return [urljoin(answer.url, h) for h in hrefs] if hrefs else [principal]
 
 
 async def _calendars(dav: DavClient, homes: list[str]) -> list[Found]:
     found: list[Found] = []
     for home in homes:
         answer = await _propfind(
-            dav, home, "1", davxml.RESOURCETYPE, davxml.DISPLAYNAME, davxml.COMPONENT_SET
+            dav,
+            home,
+            _Calendars,
+            "1",
+            davxml.RESOURCETYPE,
+            davxml.DISPLAYNAME,
+            davxml.COMPONENT_SET,
         )
         if answer.status == 403:
             raise AuthError(f"PROPFIND {label(answer.url)}: access denied", where=dav.where)
         if answer.status != 207:
             continue
-        for response in davxml.multistatus(answer.body).responses:
-            components = response.components()
-            if not response.has_type(davxml.CALENDAR_TYPE):
-                continue
-            if components is not None and "VEVENT" not in components:
-                continue
-            url = with_slash(urljoin(answer.url, response.href))
-            found.append(Found(url, response.text(davxml.DISPLAYNAME)))
+        for href, displayname in answer.folded(_Calendars).found:
+            found.append(Found(with_slash(urljoin(answer.url, href)), displayname))
     return found
 
 
