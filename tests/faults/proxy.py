@@ -256,6 +256,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ConnectionError:  # the client hung up on a reply: what hostile tests do
+            self.close_connection = True
+
     def _dispatch(self) -> None:
         try:
             self.server.proxy.serve(self)
