@@ -355,13 +355,15 @@ class IcsFeed(Calendar):
 
     async def _get(self, validators: Mapping[str, str] | None) -> _Fetched:
         """One conditional GET, bounded whole (redirects and body included) by the
-        connection's timeout."""
+        connection's timeout. A validator no header can carry (a server sent a non-ASCII
+        ``ETag``) is not sent back: the GET is then unconditional."""
         headers = {}
         if validators:
             if "etag" in validators:
                 headers["If-None-Match"] = validators["etag"]
             if "lm" in validators:
                 headers["If-Modified-Since"] = validators["lm"]
+        headers = {name: value for name, value in headers.items() if value.isascii()}
         what = f"GET {self._label}"
         try:
             async with (

@@ -235,6 +235,30 @@ def test_an_ics_feed_dripping_a_byte_a_second_times_out(project: Project) -> Non
     assert done.seconds < TIMEOUT + 6
 
 
+def test_a_feed_validator_no_header_can_carry_is_not_sent_back(project: Project) -> None:
+    """A feed whose ETag holds a non-ASCII byte: the next conditional GET goes without it
+    (it used to fail every later cycle with an encoding error)."""
+    feed = (
+        FEED_HEAD + b"BEGIN:VEVENT\r\nUID:one@hostile.example\r\nDTSTAMP:20300101T000000Z\r\n"
+        b"DTSTART:20300101T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+    def tamper(seen: Seen) -> Reply:
+        return Reply(200, [feed], headers={"ETag": '"caf\u00e9"'}, length=len(feed))
+
+    with FaultProxy(NOWHERE) as server:
+        server.tamper = tamper
+        connection = f"  feed: {{type: ics, url: '{server.url}cal.ics', timeout: 2s}}\n"
+        write_rules(project, [connection], [one_way(project, "etag", "feed", "x")])
+        runs = [calsyncd(project, "sync", timeout=30) for _ in range(2)]
+        conditional = [s.headers.get("If-None-Match") for s in server.seen]
+    for done in runs:
+        assert_no_traceback(done.output)
+        assert done.returncode == 0, done.output
+    assert conditional == [None, None]
+    report("feed etag not ASCII", runs_ok=len(runs), conditional_gets_sent=0)
+
+
 def test_a_google_answer_dripping_a_byte_a_second_times_out(
     project: Project, google: GoogleSetup
 ) -> None:
