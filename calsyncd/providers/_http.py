@@ -95,7 +95,7 @@ async def deadline(seconds: float, what: str, where: str) -> AsyncIterator[None]
 
 
 def _size(limit: int) -> str:
-    return f"{limit // _MIB} MiB" if limit % _MIB == 0 else f"{limit} bytes"
+    return f"{limit} bytes ({limit // _MIB} MiB)" if limit % _MIB == 0 else f"{limit} bytes"
 
 
 async def read_capped(
