@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from calsyncd.config.base import (
     HttpUrl,
@@ -63,7 +63,9 @@ def _secret(description: str) -> Any:
 
 class _Connection(StrictModel):
     timeout: PositiveDuration | None = None
-    """Per-request timeout; the provider's default when not set."""
+    """The longest one request may take, whole — connecting, sending and reading the entire
+    answer, redirects included (default 60 s). A request past it fails the cycle with a
+    temporary error naming it; it is not retried within the cycle."""
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
     """Requests the sync engine may have in flight at once against this connection (CalDAV
     writes go one at a time per server regardless)."""
@@ -105,6 +107,17 @@ class IcsConnection(_Connection):
     type: Literal["ics"]
     url: str | None = None
     path: ResolvedPath | None = None
+    max_size: ByteSize | None = None
+    """The largest feed (``url``) read: bytes, or a size such as ``16MiB``; default 6 MiB."""
+    max_events: Annotated[int, Field(ge=1)] | None = None
+    """The most events (UIDs) a feed (``url``) may hold; default 10,000."""
+
+    @field_validator("max_size")
+    @classmethod
+    def _some_bytes(cls, value: ByteSize | None) -> ByteSize | None:
+        if value == 0:
+            raise custom_error("max_size", "expected a size of at least 1 byte")
+        return value
 
     @field_validator("url")
     @classmethod
