@@ -5,6 +5,12 @@ what the state database knows (pairs, earlier listings) and the objects it must 
 (items that failed, originals entering the window, copies to adopt), and hands it all to the
 pure planner. Cursors and the listing metadata are committed only after every step ran, so a
 cycle killed half-way is simply re-planned from the same changes by the next one.
+
+The CPU-heavy steps — placing every object read in time (expanding series), planning, hashing
+what each side holds — run in a worker thread, so the daemon keeps answering while a large
+or hostile calendar is worked through; each stops soon after the cycle is cancelled. An
+object the window cannot place (a recurrence beyond its budget) is set aside like one the
+provider could not read: skipped, named, read again next cycle.
 """
 
 from __future__ import annotations
@@ -16,15 +22,16 @@ import anyio
 import structlog
 
 from calsyncd.errors import CalsyncdError, ItemError, NotFound, PermanentError, ProviderError
+from calsyncd.model.budget import checkpoint, in_worker_thread
 from calsyncd.model.hashing import content_hash
-from calsyncd.providers.base import Calendar, Changes, Item, Window
+from calsyncd.providers.base import Calendar, Changes, Item, Skipped, Window
 from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, SeenRecord, Side, StateStore
 from calsyncd.sync.executor import Executor, Outcome
 from calsyncd.sync.filters import selected
 from calsyncd.sync.keys import copy_key
 from calsyncd.sync.plan import Plan, other
 from calsyncd.sync.planner import PlanInput, Policy, SideView, plan
-from calsyncd.sync.window import span
+from calsyncd.sync.window import Extent, Unexpandable, extent
 
 log = structlog.get_logger("calsyncd.sync")
 
@@ -63,6 +70,10 @@ class _Listed:
     """Ids the listing did not mention that were found deleted when read again."""
     tried: set[str] = field(default_factory=set)
     """Ids read again this cycle (each is read once)."""
+    set_aside: list[Skipped] = field(default_factory=list)
+    """Objects read that the window cannot place in time: skipped like unreadable ones."""
+    extents: dict[str, Extent] = field(default_factory=dict)
+    """The span of every object in ``items``, as :func:`~calsyncd.sync.window.extent` told."""
 
     @property
     def deleted(self) -> list[str]:
@@ -75,7 +86,7 @@ class _Listed:
         return changes.full or bool(changes.items or changes.deleted or changes.skipped)
 
 
-def _seen_record(policy: Policy, side: Side, item: Item) -> SeenRecord:
+def _seen_record(policy: Policy, side: Side, item: Item, span: Extent) -> SeenRecord:
     obj = item.obj
     marker = obj.marker
     may_hold_originals = side == "source" or policy.two_way
@@ -85,11 +96,7 @@ def _seen_record(policy: Policy, side: Side, item: Item) -> SeenRecord:
         and is_original
         and selected(obj, policy.include, policy.exclude, policy.owners[side])
     )
-    try:
-        start, end = span(obj)
-        span_start, span_end = start.timestamp(), (end.timestamp() if end else None)
-    except (ValueError, OverflowError):
-        span_start, span_end = None, None
+    span_start, span_end = span
     return SeenRecord(
         id=item.id,
         etag=item.etag,
@@ -331,6 +338,9 @@ class Cycle:
         except ProviderError as exc:
             self.result.fail(exc)
             return self.result
+        for side in SIDES:
+            await in_worker_thread(self._place, listed[side])
+            self.result.problems.extend(f"{side} {s.reason}" for s in listed[side].set_aside)
         given = PlanInput(
             policy=self.policy,
             window=self.window,
@@ -342,7 +352,7 @@ class Cycle:
             rerender=rerender,
             allow_mass_delete=allow_mass_delete,
         )
-        the_plan = plan(given)
+        the_plan = await in_worker_thread(plan, given)
         self.result.plan = the_plan
         self.result.problems.extend(f"{p.side} {p.item_id}: {p.message}" for p in the_plan.problems)
         if dry_run:
@@ -370,23 +380,35 @@ class Cycle:
                 if (side, item_id) not in executor.failed
             ]
             self.store.clear_item_errors(self.rule, side, settled)
-        self._commit_listings(listed)
+        await self._commit_listings(listed)
         self.store.set_config_hash(self.rule, self.config_hash)
         quiet = self._quiet_so_far and not the_plan.steps and not the_plan.problems
         if quiet or meta.quiet_until is not None:
             self.store.set_quiet(self.rule, self.window.end.timestamp() if quiet else None)
         return self.result
 
+    def _place(self, listed: _Listed) -> None:
+        """Place every object read in time (blocking: a worker thread); set aside those the
+        window cannot place."""
+        for item in list(listed.items.values()):
+            checkpoint()
+            try:
+                listed.extents[item.id] = extent(item.obj, self.window)
+            except Unexpandable as exc:
+                del listed.items[item.id]
+                listed.set_aside.append(Skipped(item.id, f"{item.id}: {exc}; skipped"))
+
     def _view(self, listed: _Listed) -> SideView:
         changes = listed.changes
+        skipped = [*changes.skipped, *listed.set_aside]
         held = gone = 0
-        if not changes.full and listed.deleted and not listed.items and not changes.skipped:
+        if not changes.full and listed.deleted and not listed.items and not skipped:
             held, gone = self._holdings(listed)
         return SideView(
             items=listed.items,
             deleted=frozenset(listed.deleted),
             full=changes.full,
-            skipped=frozenset(s.id for s in changes.skipped),
+            skipped=frozenset(s.id for s in skipped),
             held=held,
             held_gone=gone,
         )
@@ -401,16 +423,20 @@ class Cycle:
         gone = len(self.store.seen(self.rule, side, deleted)) + len(unlisted & deleted)
         return held, gone
 
-    def _commit_listings(self, listed: dict[Side, _Listed]) -> None:
+    def _seen_records(self, side: Side, listed: _Listed) -> list[SeenRecord]:
+        return [
+            _seen_record(self.policy, side, item, listed.extents.get(item.id, (None, None)))
+            for item in listed.items.values()
+        ]
+
+    async def _commit_listings(self, listed: dict[Side, _Listed]) -> None:
         """Remember what each side holds now, then move the cursors past this cycle."""
         for side in SIDES:
             changes = listed[side].changes
-            records = [
-                _seen_record(self.policy, side, item) for item in listed[side].items.values()
-            ]
+            records = await in_worker_thread(self._seen_records, side, listed[side])
             self.store.update_seen(
                 self.rule, side, records, listed[side].deleted, replace_all=changes.full
             )
-            for skipped in changes.skipped:
+            for skipped in [*changes.skipped, *listed[side].set_aside]:
                 self.store.set_item_error(self.rule, side, skipped.id, skipped.reason)
             self.store.set_cursor(self.rule, side, changes.cursor)

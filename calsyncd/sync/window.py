@@ -2,19 +2,31 @@
 
 An object is in the window when any of its occurrences overlaps ``[now - past, now + future)``.
 All-day dates count from midnight UTC, which is exact enough for windows measured in days.
+
+Series are expanded by :class:`~calsyncd.model.recurrence.Recurrence` under one budget per
+object, so :func:`in_window` and :func:`span` raise
+:class:`~calsyncd.model.budget.OverBudget` for an object whose rules cost more (an endless
+``FREQ=SECONDLY`` from years ago). The engine asks :func:`extent` first, for every object a
+cycle reads, and skips — naming it — any object the window cannot place in time.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from itertools import islice
 
-from dateutil.rrule import rruleset, rrulestr
-
+from calsyncd.model.budget import MAX_SECONDS, Budget, OverBudget, bounded
 from calsyncd.model.event import CalendarObject, Event, When
+from calsyncd.model.recurrence import Recurrence
 from calsyncd.providers.base import Window
 
 _MAX_OCCURRENCES = 5000  # bounds the expansion of an endless rule when probing overlap
+
+Extent = tuple[float | None, float | None]
+"""An object's first start and last end as POSIX timestamps; ``None``: unknown or endless."""
+
+
+class Unexpandable(Exception):
+    """The window cannot place an object in time; the message names it and says why."""
 
 
 def window_around(now: datetime, past: timedelta, future: timedelta) -> Window:
@@ -36,19 +48,15 @@ def _duration(event: Event) -> timedelta:
     return as_utc(event.effective_end()) - as_utc(event.start)
 
 
-def _occurrences(event: Event) -> rruleset:
+def _occurrences(event: Event) -> Recurrence:
     """The recurrence set of a master, expanded in its own zone (DST-correct)."""
-    start = event.start
-    dtstart = start if isinstance(start, datetime) else datetime.combine(start, time())
-    rules = rruleset()
-    for line in event.rrules:
-        rule = rrulestr(line, dtstart=dtstart, ignoretz=dtstart.tzinfo is None)
-        rules.rrule(rule)  # type: ignore[arg-type]
-    for rdate in event.rdates:
-        rules.rdate(_like(rdate, dtstart))
-    for exdate in event.exdates:
-        rules.exdate(_like(exdate, dtstart))
-    return rules
+    dtstart = _dtstart(event)
+    return Recurrence(
+        dtstart,
+        event.rrules,
+        rdates=[_like(rdate, dtstart) for rdate in event.rdates],
+        exdates=[_like(exdate, dtstart) for exdate in event.exdates],
+    )
 
 
 def _like(when: When, dtstart: datetime) -> datetime:
@@ -65,38 +73,78 @@ def span(obj: CalendarObject) -> tuple[datetime, datetime | None]:
     """First start and last end of an object; ``None`` as end for an endless series."""
     starts: list[datetime] = []
     ends: list[datetime] = []
-    for event in obj.events:
-        start = as_utc(event.start)
-        length = _duration(event)
-        starts.append(start)
-        ends.append(start + length)
-        if event.recurrence_id is not None or not event.recurring:
-            continue
-        if any("COUNT=" not in r.upper() and "UNTIL=" not in r.upper() for r in event.rrules):
-            return min(starts), None
-        occurrences = list(islice(_occurrences(event), _MAX_OCCURRENCES + 1))
-        if len(occurrences) > _MAX_OCCURRENCES:
-            return min(starts), None
-        if occurrences:
-            ends.append(as_utc(occurrences[-1]) + length)
+    with bounded():
+        for event in obj.events:
+            start = as_utc(event.start)
+            length = _duration(event)
+            starts.append(start)
+            ends.append(start + length)
+            if event.recurrence_id is not None or not event.recurring:
+                continue
+            if any("COUNT=" not in r.upper() and "UNTIL=" not in r.upper() for r in event.rrules):
+                return min(starts), None
+            occurrences = _occurrences(event).first(_MAX_OCCURRENCES + 1)
+            if len(occurrences) > _MAX_OCCURRENCES:
+                return min(starts), None
+            if occurrences:
+                ends.append(as_utc(occurrences[-1]) + length)
     return min(starts), max(ends)
 
 
 def in_window(obj: CalendarObject, window: Window) -> bool:
     """Whether any occurrence (or override) of ``obj`` overlaps the window."""
-    for event in obj.events:
-        length = _duration(event)
-        if event.recurrence_id is None and event.recurring:
-            rules = _occurrences(event)
-            probe = _like(window.start - length, _dtstart(event))
-            first = rules.after(probe, inc=True)
-            if first is not None and _overlaps(window, as_utc(first), as_utc(first) + length):
+    with bounded():
+        for event in obj.events:
+            length = _duration(event)
+            if event.recurrence_id is None and event.recurring:
+                probe = _like(window.start - length, _dtstart(event))
+                first = _occurrences(event).first_from(probe)
+                if first is not None and _overlaps(window, as_utc(first), as_utc(first) + length):
+                    return True
+                continue
+            start = as_utc(event.start)
+            if _overlaps(window, start, start + max(length, timedelta(seconds=1))):
                 return True
-            continue
-        start = as_utc(event.start)
-        if _overlaps(window, start, start + max(length, timedelta(seconds=1))):
-            return True
     return False
+
+
+def extent(obj: CalendarObject, window: Window) -> Extent:
+    """The object's :func:`span` as timestamps, once :func:`in_window` is known to answer
+    for it.
+
+    Both run under one budget with half the CPU time of the default, so that the planner's
+    own ``in_window`` later has room to spare. Raises :class:`Unexpandable` when the
+    recurrence costs more than the budget or the window cannot place the object at all; a
+    span that cannot be told (past year 9999) is only unknown.
+    """
+    with Budget(seconds=MAX_SECONDS / 2).active():
+        try:
+            in_window(obj, window)
+        except OverBudget as exc:
+            raise Unexpandable(f"{_named(obj)}: expanding {_rules(obj)} costs {exc}") from None
+        except Exception as exc:  # dateutil fails in many ways on rules it accepted
+            detail = f"{type(exc).__name__}: {exc}"
+            raise Unexpandable(
+                f"{_named(obj)}: {_rules(obj)} cannot be placed ({detail})"
+            ) from None
+        try:
+            start, end = span(obj)
+            return start.timestamp(), (end.timestamp() if end is not None else None)
+        except OverBudget as exc:
+            raise Unexpandable(f"{_named(obj)}: expanding {_rules(obj)} costs {exc}") from None
+        except Exception:  # an end past year 9999, a rule failing after the window
+            return None, None
+
+
+def _named(obj: CalendarObject) -> str:
+    return f"UID {obj.uid!r}"
+
+
+def _rules(obj: CalendarObject) -> str:
+    rules = [rule for event in obj.events for rule in event.rrules]
+    if rules:
+        return "its recurrence " + ", ".join(repr(f"RRULE:{rule}") for rule in rules)
+    return "its dates"
 
 
 def _dtstart(event: Event) -> datetime:

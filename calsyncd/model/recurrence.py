@@ -1,0 +1,135 @@
+"""Recurrence expansion, bounded: every RRULE calsyncd expands is expanded here.
+
+dateutil expands a rule in pure Python, and one step of its generator can examine millions
+of periods without yielding: ``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30`` never matches and walks
+every day up to year 9999; ``FREQ=SECONDLY`` from years ago yields a hundred million
+occurrences before today. So a rule is read by dateutil (:func:`parse_rule`) but expanded
+by a copy of its generator whose period helper (``_iterinfo``, asked once for the days of
+every period examined) counts each period against the active
+:class:`~calsyncd.model.budget.Budget`, and every occurrence yielded counts too. The work
+inside one period is bounded by the rule itself — at most 366 days times the times of day
+its BYHOUR/BYMINUTE/BYSECOND give, which :func:`parse_rule` caps.
+
+:class:`Recurrence` is the only way to expand: each of its questions runs under the active
+budget (one object's, made by the caller) or a fresh one, and raises
+:class:`~calsyncd.model.budget.OverBudget` past it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+from types import FunctionType, MethodType
+from typing import Any
+
+import dateutil.rrule as _dateutil
+from dateutil.rrule import rrule, rruleset, rrulestr
+
+from calsyncd.model.budget import OverBudget, bounded, spend
+
+__all__ = ["MAX_TIMES_A_DAY", "OverBudget", "Recurrence", "parse_rule"]
+
+MAX_TIMES_A_DAY = 1440
+"""Times of day one rule may give (BYHOUR × BYMINUTE × BYSECOND): one a minute."""
+
+
+class _MeteredPeriods(_dateutil._iterinfo):
+    """dateutil's period helper, counting each period its generator examines."""
+
+    def ydayset(self, year: int, month: int, day: int) -> Any:
+        spend()
+        return super().ydayset(year, month, day)
+
+    def mdayset(self, year: int, month: int, day: int) -> Any:
+        spend()
+        return super().mdayset(year, month, day)
+
+    def wdayset(self, year: int, month: int, day: int) -> Any:
+        spend()
+        return super().wdayset(year, month, day)
+
+    def ddayset(self, year: int, month: int, day: int) -> Any:
+        spend()
+        return super().ddayset(year, month, day)
+
+
+_dateutil_iter: Any = rrule._iter  # type: ignore[attr-defined]
+_metered_periods = FunctionType(
+    _dateutil_iter.__code__,
+    {**vars(_dateutil), "_iterinfo": _MeteredPeriods},
+    "_iter",
+)
+"""dateutil's own ``rrule._iter``, its code unchanged, with the metered period helper."""
+
+
+def _metered_iter(rule: rrule) -> Iterator[datetime]:
+    for occurrence in _metered_periods(rule):
+        spend()
+        yield occurrence
+
+
+def _times_a_day(text: str) -> int:
+    parts = dict(part.partition("=")[::2] for part in text.upper().split(";"))
+    keys = ("BYHOUR", "BYMINUTE", "BYSECOND")
+    return math.prod(len(set(parts[key].split(","))) for key in keys if parts.get(key))
+
+
+def parse_rule(text: str, dtstart: datetime) -> rrule:
+    """One RRULE value read from ``dtstart`` (naive: floating, aware: in its zone), ready to
+    expand under a budget. Raises :class:`ValueError` (or ``TypeError``/``OverflowError``,
+    as dateutil does) for a rule that cannot be read."""
+    if (times := _times_a_day(text)) > MAX_TIMES_A_DAY:
+        raise ValueError(
+            f"{times} times a day (BYHOUR × BYMINUTE × BYSECOND), over {MAX_TIMES_A_DAY}"
+        )
+    rule = rrulestr(text, dtstart=dtstart, ignoretz=dtstart.tzinfo is None)
+    if not isinstance(rule, rrule):
+        raise TypeError("not a single rule")
+    # rrulebase.__iter__ calls self._iter(): the instance's own, metered one.
+    vars(rule)["_iter"] = MethodType(_metered_iter, rule)
+    return rule
+
+
+class Recurrence:
+    """The occurrences of RRULEs, RDATEs and EXDATEs from ``dtstart``, asked for under a
+    budget. Dates must be of ``dtstart``'s kind (naive or aware), as dateutil compares them."""
+
+    def __init__(
+        self,
+        dtstart: datetime,
+        rules: Iterable[str] = (),
+        rdates: Iterable[datetime] = (),
+        exdates: Iterable[datetime] = (),
+    ) -> None:
+        self._set = rruleset()
+        for text in rules:
+            self._set.rrule(parse_rule(text, dtstart))
+        for when in rdates:
+            self._set.rdate(when)
+        for when in exdates:
+            self._set.exdate(when)
+
+    def first_from(self, when: datetime) -> datetime | None:
+        """The first occurrence at or after ``when``."""
+        with bounded():
+            found: datetime | None = self._set.after(when, inc=True)
+            return found
+
+    def last_before(self, when: datetime) -> datetime | None:
+        """The last occurrence before ``when``."""
+        with bounded():
+            found: datetime | None = self._set.before(when)
+            return found
+
+    def between(self, low: datetime, high: datetime) -> list[datetime]:
+        """The occurrences in ``[low, high]``."""
+        with bounded():
+            found: list[datetime] = self._set.between(low, high, inc=True)
+            return found
+
+    def first(self, count: int) -> list[datetime]:
+        """The first ``count`` occurrences (fewer if the set ends before)."""
+        with bounded():
+            return list(islice(self._set, count))
