@@ -1,18 +1,21 @@
 """The iCalendar codec: RFC 5545 text to and from the canonical :class:`CalendarObject`.
 
 Reading
-    The text is split into unfolded content lines and components with the ``icalendar``
-    package's tokenizer (:class:`~icalendar.parser.Contentlines`), and values are decoded with
-    its property types. ``Calendar.from_ical`` is deliberately not used for reading: it resolves
-    every TZID through a process-wide cache (a custom VTIMEZONE seen once changes how later
-    calendars are read; vendor-prefixed TZIDs raise ``GloballyUniqueTZIDGuessed`` warnings), and
-    it keeps no source text, which the model needs to carry unknown properties *verbatim*.
-    Here every TZID is resolved by :func:`~calsyncd.model.timezones.zone_for_tzid` or by the
-    calendar's own VTIMEZONE, so parsing has no hidden state.
+    The text is read one component at a time (:mod:`calsyncd.model.components`: content lines
+    with the ``icalendar`` package's tokenizer, one tree per VEVENT), and values are decoded
+    with its property types. ``Calendar.from_ical`` is deliberately not used for reading: it
+    resolves every TZID through a process-wide cache (a custom VTIMEZONE seen once changes how
+    later calendars are read; vendor-prefixed TZIDs raise ``GloballyUniqueTZIDGuessed``
+    warnings), it keeps no source text, which the model needs to carry unknown properties
+    *verbatim*, and it holds the whole document as a tree. Here every TZID is resolved by
+    :func:`~calsyncd.model.timezones.zone_for_tzid` or by the calendar's own VTIMEZONE
+    (:mod:`calsyncd.model.vtimezone`), so parsing has no hidden state; what stays in memory
+    is the model objects, a few bytes per byte of text.
 
     A VEVENT that cannot be read faithfully is not guessed at: its whole object (every VEVENT
-    with that UID) is left out and a problem names it. :func:`parse_object` turns any problem
-    into :class:`~calsyncd.errors.MalformedObject`.
+    with that UID) is left out and a problem names it — whatever went wrong, an exception
+    nobody expected included — and the rest of the text is read. :func:`parse_object` turns
+    any problem into :class:`~calsyncd.errors.MalformedObject`.
 
 Writing
     Output is a pure function of the object: properties in a fixed order; VTIMEZONEs from
@@ -57,13 +60,12 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, Protocol
 
-from dateutil.rrule import rrule, rrulestr
 from icalendar import (
     Alarm,
     Calendar,
@@ -75,19 +77,25 @@ from icalendar import (
     vInt,
     vText,
     vUri,
-    vUTCOffset,
 )
 from icalendar.parser import (
     Contentline,
     Contentlines,
-    Parameters,
     param_value,
     split_on_unescaped_comma,
     unescape_backslash,
 )
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calsyncd.errors import MalformedObject
+from calsyncd.model.budget import checkpoint
+from calsyncd.model.components import (
+    Component,
+    ComponentReader,
+    Property,
+    Unreadable,
+    decode_ddd,
+    param,
+)
 from calsyncd.model.event import (
     Attendee,
     CalendarObject,
@@ -103,14 +111,9 @@ from calsyncd.model.event import (
     sort_key,
 )
 from calsyncd.model.recent import by_identity
-from calsyncd.model.timezones import (
-    Transitions,
-    iana_name,
-    is_utc_zone,
-    similar_transitions,
-    zone_for_tzid,
-    zone_transitions,
-)
+from calsyncd.model.recurrence import parse_rule
+from calsyncd.model.timezones import iana_name, is_utc_zone, zone_for_tzid
+from calsyncd.model.vtimezone import Zones
 
 __all__ = [
     "DEFAULT_PRODID",
@@ -154,21 +157,11 @@ _DURATION_RE = re.compile(
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
 )
 _URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_FOLD_BYTES = re.compile(rb"\r?\n[ \t]")
 _URI_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PARAM_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 # icalendar is only partly annotated: its untyped calls are wrapped here, nowhere else.
-
-
-def _split_lines(text: str) -> list[Contentline]:
-    lines: list[Contentline] = Contentlines.from_ical(text)  # type: ignore[no-untyped-call]
-    return lines
-
-
-def _decode_ddd(raw: str) -> object:
-    return vDDDTypes.from_ical(raw)  # type: ignore[no-untyped-call]
 
 
 def _decode_duration(raw: str) -> object:
@@ -191,399 +184,44 @@ class ParsedCalendar:
 
     objects: list[CalendarObject] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- reading: lines
-
-
-@dataclass(slots=True)
-class _Property:
-    name: str  # upper case
-    params: Parameters
-    value: str  # raw: not unescaped
-    line: str  # the unfolded content line as it was written
-
-
-@dataclass(slots=True)
-class _Component:
-    name: str  # upper case
-    properties: list[_Property] = field(default_factory=list)
-    children: list[_Component] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)  # own and children's lines, BEGIN..END
-    errors: list[str] = field(default_factory=list)
-
-    def all(self, name: str) -> list[_Property]:
-        return [prop for prop in self.properties if prop.name == name]
-
-    def first(self, name: str) -> _Property | None:
-        return next((prop for prop in self.properties if prop.name == name), None)
-
-
-def _decode(data: bytes | str, problems: list[str], source: str) -> str:
-    """Text from bytes, unfolded *before* decoding: some writers fold inside a UTF-8 sequence."""
-    if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    data = _FOLD_BYTES.sub(b"", data)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(f"{source}: not valid UTF-8 ({exc.reason}); bad bytes replaced")
-        return data.decode("utf-8-sig", errors="replace")
-
-
-def _read_components(text: str, source: str, problems: list[str]) -> list[_Component]:
-    """Split the text into top-level components (normally one VCALENDAR)."""
-    try:
-        lines = _split_lines(text)
-    except ValueError as exc:
-        raise MalformedObject(f"{source}: not iCalendar data ({exc})", item=source) from exc
-    roots: list[_Component] = []
-    stack: list[_Component] = []
-    stray = 0
-    for line in lines:
-        if not line:
-            continue
-        try:
-            name, params, value = line.raw_parts()
-        except ValueError:
-            if stack:
-                stack[-1].errors.append(f"unreadable line {str(line)[:60]!r}")
-            else:
-                stray += 1
-            continue
-        name = name.upper()
-        if name == "BEGIN":
-            stack.append(_Component(value.strip().upper()))
-            continue
-        if name == "END":
-            closing = value.strip().upper()
-            if not any(component.name == closing for component in stack):
-                if stack:
-                    stack[-1].errors.append(f"END:{closing} without BEGIN:{closing}")
-                continue
-            while stack:
-                component = stack.pop()
-                if component.name != closing:
-                    component.errors.append(f"missing END:{component.name}")
-                _close(component, stack, roots)
-                if component.name == closing:
-                    break
-            continue
-        if stack:
-            stack[-1].properties.append(_Property(name, params, value, str(line)))
-            stack[-1].lines.append(str(line))
-    while stack:
-        component = stack.pop()
-        problems.append(f"{source}: BEGIN:{component.name} is never ended")
-        component.errors.append(f"missing END:{component.name}")
-        _close(component, stack, roots)
-    if not any(root.name == "VCALENDAR" for root in roots):
-        what = "no BEGIN:VCALENDAR" if not stray else f"{stray} unreadable lines"
-        raise MalformedObject(f"{source}: not iCalendar data ({what})", item=source)
-    return roots
-
-
-def _close(component: _Component, stack: list[_Component], roots: list[_Component]) -> None:
-    component.lines.insert(0, f"BEGIN:{component.name}")
-    component.lines.append(f"END:{component.name}")
-    if stack:
-        stack[-1].children.append(component)
-        if len(stack) > 1:  # nobody needs the text of a whole VCALENDAR
-            stack[-1].lines.extend(component.lines)
-    else:
-        roots.append(component)
-
-
-# --------------------------------------------------------------------------- reading: zones
-
-
-class _Skip(Exception):
-    """This VEVENT cannot be read faithfully; the message says why."""
-
-
-def _param(params: Parameters, name: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-class _Zones:
-    """Resolves the TZIDs of one calendar: by name, else by the calendar's own VTIMEZONE."""
-
-    def __init__(self, definitions: dict[str, _Component], years: dict[str, set[int]]) -> None:
-        self._definitions = definitions
-        self._years = years
-        self._resolved: dict[str, Callable[[datetime], datetime]] = {}
-        self._failed: dict[str, str] = {}
-
-    def attach(self, tzid: str, wall: datetime) -> datetime:
-        if tzid in self._failed:
-            raise _Skip(self._failed[tzid])
-        if tzid not in self._resolved:
-            try:
-                self._resolved[tzid] = self._resolve(tzid)
-            except _Skip as exc:
-                self._failed[tzid] = str(exc)
-                raise
-        return self._resolved[tzid](wall)
-
-    def _resolve(self, tzid: str) -> Callable[[datetime], datetime]:
-        zone = zone_for_tzid(tzid)
-        if zone is not None:
-            return _in_zone(zone)
-        definition = self._definitions.get(tzid)
-        if definition is None:
-            raise _Skip(f"unknown TZID {tzid!r} and no VTIMEZONE defines it")
-        custom = _CustomZone(definition)
-        hints = [
-            hint.value.strip()
-            for hint in definition.properties
-            if hint.name in ("X-LIC-LOCATION", "X-MICROSOFT-CDO-TZID")
-        ]
-        equivalent = _equivalent_zone(custom, tzid, hints, frozenset(self._years.get(tzid, ())))
-        if equivalent is not None:
-            return _in_zone(equivalent)
-        return custom.to_utc
-
-
-def _in_zone(zone: zoneinfo.ZoneInfo) -> Callable[[datetime], datetime]:
-    target: tzinfo = UTC if is_utc_zone(zone) else zone
-
-    def attach(wall: datetime) -> datetime:
-        return wall.replace(tzinfo=target)
-
-    return attach
-
-
-@dataclass(frozen=True, slots=True)
-class _Observance:
-    start: datetime  # local wall time, in the offset before
-    offset_from: timedelta
-    offset_to: timedelta
-    rule: str | None
-    dates: tuple[datetime, ...]  # DTSTART and RDATEs, local wall times
-
-
-class _CustomZone:
-    """A VTIMEZONE the IANA database does not name, read from its STANDARD/DAYLIGHT rules.
-
-    Onsets are expanded only for the years asked about, so a rule that starts in 1601 (as
-    Outlook writes them) costs no more than one that starts last year.
-    """
-
-    def __init__(self, definition: _Component) -> None:
-        self.name = definition.first("TZID")
-        try:
-            self._observances = [
-                self._observance(child)
-                for child in definition.children
-                if child.name in ("STANDARD", "DAYLIGHT")
-            ]
-        except (ValueError, TypeError, KeyError) as exc:
-            raise _Skip(f"cannot read the VTIMEZONE of TZID {self._tzid!r}: {exc}") from exc
-        if not self._observances:
-            raise _Skip(f"the VTIMEZONE of TZID {self._tzid!r} has no STANDARD or DAYLIGHT")
-        self._cache: dict[int, list[tuple[datetime, timedelta]]] = {}
-
-    @property
-    def _tzid(self) -> str:
-        return "" if self.name is None else self.name.value
-
-    @staticmethod
-    def _observance(component: _Component) -> _Observance:
-        def required(name: str) -> _Property:
-            prop = component.first(name)
-            if prop is None:
-                raise KeyError(f"{component.name} has no {name}")
-            return prop
-
-        start = _decode_ddd(required("DTSTART").value.strip())
-        if not isinstance(start, datetime):
-            raise TypeError(f"{component.name} DTSTART is not a date-time")
-        start = start.replace(tzinfo=None)
-        offset_from = _decode_offset(required("TZOFFSETFROM").value.strip())
-        offset_to = _decode_offset(required("TZOFFSETTO").value.strip())
-        rule_prop = component.first("RRULE")
-        rule = None
-        if rule_prop is not None:
-            rule = rule_prop.value.strip()
-            _zone_rule(rule, start)  # fail early on a broken rule
-        dates = [start]
-        for rdate in component.all("RDATE"):
-            for part in rdate.value.split(","):
-                value = _decode_ddd(part.strip())
-                if isinstance(value, datetime):
-                    dates.append(value.replace(tzinfo=None))
-        return _Observance(start, offset_from, offset_to, rule, tuple(dates))
-
-    def _onsets(self, year: int) -> list[tuple[datetime, timedelta]]:
-        """(UTC instant, offset after) of every onset in ``year``, plus the last one before."""
-        if year not in self._cache:
-            low, high = datetime(year, 1, 1), datetime(year + 1, 1, 1)
-            found: list[tuple[datetime, timedelta]] = []
-            for obs in self._observances:
-                locals_ = [d for d in obs.dates if d < high]
-                if obs.rule is not None:
-                    rule = _zone_rule(obs.rule, _rule_start(obs.rule, obs.start, year))
-                    locals_ += rule.between(low, high, inc=True)
-                    before = rule.before(low)
-                    if before is not None:
-                        locals_.append(before)
-                found += [(local - obs.offset_from, obs.offset_to) for local in set(locals_)]
-            found.sort()
-            first_inside = next((i for i, (u, _) in enumerate(found) if u >= low), len(found))
-            self._cache[year] = found[max(first_inside - 1, 0) :]
-        return self._cache[year]
-
-    def offset_at(self, instant: datetime) -> timedelta:
-        """The offset in effect at a UTC instant (naive or aware)."""
-        instant = instant.astimezone(UTC).replace(tzinfo=None) if instant.tzinfo else instant
-        onsets = [o for y in (instant.year - 1, instant.year) for o in self._onsets(y)]
-        in_effect = [offset for when, offset in sorted(onsets) if when <= instant]
-        if in_effect:
-            return in_effect[-1]
-        earliest = min(self._observances, key=lambda o: o.start)
-        return earliest.offset_from
-
-    def to_utc(self, wall: datetime) -> datetime:
-        """A wall time in this zone as UTC; ambiguous → the first, skipped → the offset before."""
-        wall = wall.replace(tzinfo=None)
-        offsets = {o for obs in self._observances for o in (obs.offset_from, obs.offset_to)}
-        fitting = [o for o in offsets if self.offset_at(wall - o) == o]
-        offset = (
-            max(fitting) if fitting else self.offset_at(wall - max(offsets) - timedelta(hours=12))
-        )
-        return (wall - offset).replace(tzinfo=UTC)
-
-    def transitions(self, start: datetime, end: datetime) -> Transitions:
-        initial = current = self.offset_at(start)
-        changes: list[tuple[datetime, timedelta | None]] = []
-        for year in range(start.year, end.year + 1):
-            for when, offset in self._onsets(year):
-                aware = when.replace(tzinfo=UTC)
-                if start < aware < end and offset != current:
-                    changes.append((aware, offset))
-                    current = offset
-        return initial, tuple(changes)
-
-
-@lru_cache(maxsize=1024)
-def _zone_rule(text: str, start: datetime) -> rrule:
-    parsed = rrulestr(text, dtstart=start, ignoretz=True, cache=True)
-    if not isinstance(parsed, rrule):
-        raise TypeError("RRULE is not a single rule")
-    return parsed
-
-
-def _rule_start(text: str, start: datetime, year: int) -> datetime:
-    """The same DTSTART in ``year - 2``, where that gives the same onsets from ``year - 1`` on.
-
-    Outlook starts its zone rules in 1601; moving the start of a plain yearly rule (no COUNT,
-    no INTERVAL, no UNTIL before then) spares iterating through four centuries.
-    """
-    parts = dict(part.partition("=")[::2] for part in text.upper().split(";"))
-    if start.year >= year - 2 or parts.get("FREQ") != "YEARLY" or "COUNT" in parts:
-        return start
-    if parts.get("INTERVAL", "1") != "1" or parts.get("UNTIL", "9999")[:4] < str(year - 2):
-        return start
-    try:
-        return start.replace(year=year - 2)
-    except ValueError:  # 29 February
-        return start
-
-
-def _decode_offset(raw: str) -> timedelta:
-    offset = vUTCOffset.from_ical(raw)  # type: ignore[no-untyped-call]
-    if not isinstance(offset, timedelta):
-        raise TypeError(f"not a UTC offset: {raw!r}")
-    return offset
-
-
-@cache
-def _candidate_zones() -> tuple[zoneinfo.ZoneInfo, ...]:
-    names = sorted(zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"})
-    regions = ("Africa/", "America/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Pacific/")
-    preferred = [n for n in names if n.startswith(regions)]
-    return tuple(zoneinfo.ZoneInfo(n) for n in preferred + [n for n in names if n not in preferred])
-
-
-@cache
-def _windows_targets() -> tuple[str, ...]:
-    """The main IANA zone of every Windows zone, ordered by Windows name."""
-    return tuple(WINDOWS_TO_OLSON[name] for name in sorted(WINDOWS_TO_OLSON))
-
-
-def _equivalent_zone(
-    custom: _CustomZone, tzid: str, hints: list[str], years: frozenset[int]
-) -> zoneinfo.ZoneInfo | None:
-    """An IANA zone with the same offsets as a custom VTIMEZONE in the years it is used.
-
-    Candidates in order: the VTIMEZONE's own hints (``X-LIC-LOCATION``), zones whose city is
-    in the TZID, the main zones of Windows zones (``W. Europe`` → Europe/Berlin), then every
-    zone. The first exact match wins; failing that, the first whose changes are at most three
-    hours off (hand-written VTIMEZONEs often switch at the wrong hour).
-    """
-    if not years:
-        return None
-    start = datetime(min(years), 1, 1, tzinfo=UTC)
-    end = datetime(max(years) + 2, 1, 1, tzinfo=UTC)
-    probes = [datetime(y, m, 15, 12, tzinfo=UTC) for y in sorted(years) for m in (1, 7)]
-    offsets = [custom.offset_at(probe) for probe in probes]
-    lowered = tzid.lower()
-    everything = _candidate_zones()
-    names = [*hints, *(z.key for z in everything if z.key.rsplit("/", 1)[-1].lower() in lowered)]
-    names += [*_windows_targets(), *(z.key for z in everything)]
-    candidates: dict[str, zoneinfo.ZoneInfo] = {}
-    for zone in map(zone_for_tzid, names):
-        if zone is None or zone.key in candidates:
-            continue
-        if [probe.astimezone(zone).utcoffset() for probe in probes] == offsets:
-            candidates[zone.key] = zone
-    expected = custom.transitions(start, end)
-    for slack in (timedelta(0), timedelta(hours=3)):
-        for zone in candidates.values():
-            if similar_transitions(zone_transitions(zone, start, end), expected, slack):
-                return zone
-    return None
+    name: str | None = None
+    """The calendar's name (``X-WR-CALNAME``), if it gives one."""
 
 
 # --------------------------------------------------------------------------- reading: values
 
 
-def _text(prop: _Property) -> str:
+def _text(prop: Property) -> str:
     result: str = unescape_backslash(prop.value)
     return result
 
 
-def _when(prop: _Property, zones: _Zones, value: str | None = None) -> When:
+def _when(prop: Property, zones: Zones, value: str | None = None) -> When:
     raw = (prop.value if value is None else value).strip()
     try:
-        parsed = _decode_ddd(raw)
+        parsed = decode_ddd(raw)
     except ValueError as exc:
-        raise _Skip(f"{prop.name} has an invalid date/time {raw!r}") from exc
+        raise Unreadable(f"{prop.name} has an invalid date/time {raw!r}") from exc
     if isinstance(parsed, datetime):
         if parsed.tzinfo is not None:  # ...Z
             return parsed.replace(tzinfo=UTC)
-        tzid = _param(prop.params, "TZID")
+        tzid = param(prop.params, "TZID")
         if tzid:
             return zones.attach(tzid, parsed)
         return parsed
     if isinstance(parsed, date):
         return parsed
-    raise _Skip(f"{prop.name} is not a date or date-time: {raw!r}")
+    raise Unreadable(f"{prop.name} is not a date or date-time: {raw!r}")
 
 
-def _when_list(prop: _Property, zones: _Zones) -> list[When]:
+def _when_list(prop: Property, zones: Zones) -> list[When]:
     return [_when(prop, zones, part) for part in prop.value.split(",") if part.strip()]
 
 
-def _timestamp(prop: _Property, zones: _Zones) -> datetime:
+def _timestamp(prop: Property, zones: Zones) -> datetime:
     value = _when(prop, zones)
     if not isinstance(value, datetime):
-        raise _Skip(f"{prop.name} is a date, not a date-time")
+        raise Unreadable(f"{prop.name} is a date, not a date-time")
     return value
 
 
@@ -591,9 +229,9 @@ def _duration(raw: str) -> tuple[timedelta, timedelta]:
     """A DURATION as (nominal days, exact time): RFC 5545 adds days on the wall clock."""
     match = _DURATION_RE.match(raw.strip().upper())
     if match is None or raw.strip().upper() in ("P", "PT", "-P", "+P"):
-        raise _Skip(f"DURATION is invalid: {raw!r}")
+        raise Unreadable(f"DURATION is invalid: {raw!r}")
     if match["sign"] == "-":
-        raise _Skip(f"DURATION is negative: {raw!r}")
+        raise Unreadable(f"DURATION is negative: {raw!r}")
     number = {k: int(v) for k, v in match.groupdict().items() if v is not None and k != "sign"}
     nominal = timedelta(weeks=number.get("weeks", 0), days=number.get("days", 0))
     exact = timedelta(
@@ -614,13 +252,13 @@ def _end_from_duration(start: When, raw: str) -> When:
     return (end.astimezone(UTC) + exact).astimezone(end.tzinfo)
 
 
-def _person(prop: _Property) -> tuple[str, str | None]:
+def _person(prop: Property) -> tuple[str, str | None]:
     value = prop.value.strip()
     email = value[7:] if value.lower().startswith("mailto:") else value
-    return email, _param(prop.params, "CN")
+    return email, param(prop.params, "CN")
 
 
-def _reminder(alarm: _Component) -> timedelta | None:
+def _reminder(alarm: Component) -> timedelta | None:
     """The offset before the start if this VALARM is a plain reminder, else ``None``."""
     if alarm.errors or alarm.children:
         return None
@@ -630,9 +268,9 @@ def _reminder(alarm: _Component) -> timedelta | None:
     if any(prop.name in _NOT_REMINDER for prop in alarm.properties):
         return None
     trigger = triggers[0]
-    if (_param(trigger.params, "VALUE") or "DURATION").upper() != "DURATION":
+    if (param(trigger.params, "VALUE") or "DURATION").upper() != "DURATION":
         return None
-    if (_param(trigger.params, "RELATED") or "START").upper() != "START":
+    if (param(trigger.params, "RELATED") or "START").upper() != "START":
         return None
     try:
         offset = _decode_duration(trigger.value.strip())
@@ -643,14 +281,14 @@ def _reminder(alarm: _Component) -> timedelta | None:
     return -offset
 
 
-def _conference_index(event: _Component) -> int | None:
+def _conference_index(event: Component) -> int | None:
     """Which property becomes ``conference_url``.
 
     The first CONFERENCE with FEATURE=VIDEO (or no FEATURE), else Google's or Teams' own
     property. Dial-in numbers and chat links stay CONFERENCE lines in ``extra``.
     """
     for i, prop in enumerate(event.properties):
-        feature = _param(prop.params, "FEATURE")
+        feature = param(prop.params, "FEATURE")
         if prop.name == "CONFERENCE" and (feature is None or "VIDEO" in feature.upper()):
             return i
     for name in _CONFERENCE_FALLBACKS:
@@ -667,13 +305,9 @@ class _Read:
     marker: dict[str, str]
 
 
-def _errors(component: _Component) -> list[str]:
-    return component.errors + [e for child in component.children for e in _errors(child)]
-
-
-def _read_event(component: _Component, zones: _Zones) -> _Read:
-    if errors := _errors(component):
-        raise _Skip("; ".join(errors))
+def _read_event(component: Component, zones: Zones) -> _Read:
+    if errors := component.all_errors():
+        raise Unreadable("; ".join(errors))
     values: dict[str, Any] = {}  # Event fields, each set once by the branch that reads it
     extra: list[ExtraProperty] = []
     categories: list[str] = []
@@ -686,7 +320,7 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
     duration: str | None = None
     conference = _conference_index(component)
 
-    def once(key: str, prop: _Property, value: Any) -> None:
+    def once(key: str, prop: Property, value: Any) -> None:
         if key in values:
             extra.append(ExtraProperty(prop.name, prop.line))
         else:
@@ -698,17 +332,17 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
             values["conference_url"] = prop.value.strip()
         elif name == "UID":
             if uid is not None:
-                raise _Skip("several UIDs")
+                raise Unreadable("several UIDs")
             uid = _text(prop)
         elif name in _DROPPED:
             continue
         elif name in ("DTSTART", "DTEND", "RECURRENCE-ID", "DURATION"):
             if name.lower() in values or (name == "DURATION" and duration is not None):
-                raise _Skip(f"several {name} properties")
+                raise Unreadable(f"several {name} properties")
             if name == "DURATION":
                 duration = prop.value
-            elif name == "RECURRENCE-ID" and _param(prop.params, "RANGE"):
-                raise _Skip("RECURRENCE-ID;RANGE=THISANDFUTURE is not supported")
+            elif name == "RECURRENCE-ID" and param(prop.params, "RANGE"):
+                raise Unreadable("RECURRENCE-ID;RANGE=THISANDFUTURE is not supported")
             else:
                 values[name.lower()] = _when(prop, zones)
         elif name in ("SUMMARY", "DESCRIPTION", "LOCATION"):
@@ -730,18 +364,18 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
             once("organizer", prop, Person(email, cn))
         elif name == "ATTENDEE":
             email, cn = _person(prop)
-            partstat = (_param(prop.params, "PARTSTAT") or "").upper()
-            role = (_param(prop.params, "ROLE") or "").upper()
+            partstat = (param(prop.params, "PARTSTAT") or "").upper()
+            role = (param(prop.params, "ROLE") or "").upper()
             response = _RESPONSE.get(partstat, Response.NEEDS_ACTION)
             attendees.append(Attendee(email, cn, response, role == "OPT-PARTICIPANT"))
         elif name == "URL":
             once("url", prop, prop.value.strip())
         elif name == "RRULE":
             if "FREQ=" not in prop.value.upper():
-                raise _Skip(f"RRULE has no FREQ: {prop.value!r}")
+                raise Unreadable(f"RRULE has no FREQ: {prop.value!r}")
             rrules.append(prop.value.strip())
         elif name == "RDATE" and (
-            (_param(prop.params, "VALUE") or "").upper() == "PERIOD" or "/" in prop.value
+            (param(prop.params, "VALUE") or "").upper() == "PERIOD" or "/" in prop.value
         ):
             extra.append(ExtraProperty(name, prop.line))  # periods: the model has no field
         elif name == "RDATE":
@@ -752,7 +386,7 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
             try:
                 once("sequence", prop, int(prop.value.strip()))
             except ValueError as exc:
-                raise _Skip(f"SEQUENCE is not a number: {prop.value!r}") from exc
+                raise Unreadable(f"SEQUENCE is not a number: {prop.value!r}") from exc
         elif name in ("CREATED", "LAST-MODIFIED"):
             once(name.lower().replace("-", "_"), prop, _timestamp(prop, zones))
         else:
@@ -761,10 +395,10 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
             extra.append(ExtraProperty(name, prop.line))
 
     if not uid:
-        raise _Skip("no UID")
+        raise Unreadable("no UID")
     start: When | None = values.pop("dtstart", None)
     if start is None:
-        raise _Skip("no DTSTART")
+        raise Unreadable("no DTSTART")
     end: When | None = values.pop("dtend", None)
     if end is None and duration is not None:
         end = _end_from_duration(start, duration)
@@ -774,7 +408,7 @@ def _read_event(component: _Component, zones: _Zones) -> _Read:
     for child in component.children:
         offset = _reminder(child) if child.name == "VALARM" else None
         if offset is None:
-            extra.append(ExtraProperty(child.name, "\n".join(child.lines)))
+            extra.append(ExtraProperty(child.name, "\n".join(child.lines())))
         else:
             reminders.append(offset)
     event = Event(
@@ -799,87 +433,140 @@ def _check_rrule(line: str, start: When) -> None:
     it fail later, away from the object that carries it."""
     dtstart = start if isinstance(start, datetime) else datetime.combine(start, time())
     try:
-        rrulestr(line, dtstart=dtstart, ignoretz=dtstart.tzinfo is None)
+        parse_rule(line, dtstart)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise _Skip(f"RRULE cannot be read: {line!r} ({exc})") from None
+        raise Unreadable(f"RRULE cannot be read: {line!r} ({exc})") from None
 
 
-def _years(events: Iterable[_Component]) -> dict[str, set[int]]:
-    """The years each TZID is used in, to know where a custom VTIMEZONE must match."""
+def _zone_years(event: Component, zones: Zones) -> dict[str, set[int]]:
+    """The years each TZID only a VTIMEZONE can explain is used in by ``event`` (where a
+    custom zone must match an IANA one to be replaced by it)."""
     years: dict[str, set[int]] = {}
-    for event in events:
-        for prop in event.properties:
-            tzid = _param(prop.params, "TZID") if prop.name in _DATE_PROPERTIES else None
-            if tzid:
-                for part in prop.value.split(","):
-                    if part.strip()[:4].isdigit():
-                        years.setdefault(tzid, set()).add(int(part.strip()[:4]))
+    for prop in event.properties:
+        tzid = param(prop.params, "TZID")
+        if not tzid or not zones.uses_definition(tzid):
+            continue
+        found = years.setdefault(tzid, set())
+        if prop.name in _DATE_PROPERTIES:
+            for part in prop.value.split(","):
+                if part.strip()[:4].isdigit() and int(part.strip()[:4]) > 0:
+                    found.add(int(part.strip()[:4]))
     return years
 
 
 # --------------------------------------------------------------------------- reading: objects
 
 
+class _Objects:
+    """The VEVENTs of one text, read one at a time and grouped by UID.
+
+    A VEVENT whose TZIDs are all zone names is read as soon as it ends. One that needs a
+    VTIMEZONE — which may come later, and must match an IANA zone over every year the text
+    uses it in — waits as text (not as a tree) until the whole document is read.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+        self.definitions: dict[str, Component] = {}
+        self._by_name = Zones({}, {})
+        self._readings: dict[str, list[_Read]] = {}  # by UID, in order of first appearance
+        self._broken: dict[str, list[str]] = {}
+        self._waiting: list[tuple[int, str, bytes]] = []
+        self._years: dict[str, set[int]] = {}
+        self._count = 0
+
+    def add(self, component: Component) -> None:
+        """One component of a VCALENDAR, as it ends."""
+        if component.name == "VTIMEZONE" and (tzid := component.first("TZID")) is not None:
+            self.definitions.setdefault(tzid.value.strip(), component)
+        elif component.name == "VEVENT":
+            self._count += 1
+            uid_prop = component.first("UID")
+            uid = _text(uid_prop) if uid_prop is not None else ""
+            years = _zone_years(component, self._by_name)
+            if years and not component.all_errors():
+                for name, found in years.items():
+                    self._years.setdefault(name, set()).update(found)
+                text = "\r\n".join(component.lines()).encode("utf-8", "surrogatepass")
+                self._waiting.append((self._count, uid, text))
+                self._readings.setdefault(uid, [])
+            else:
+                self._read(self._count, uid, component, self._by_name)
+
+    def objects(self) -> list[CalendarObject]:
+        """Read the VEVENTs that waited for VTIMEZONEs, then assemble every object."""
+        zones = Zones(self.definitions, self._years)
+        for number, uid, text in self._waiting:
+            reader = ComponentReader(b"BEGIN:VCALENDAR\r\n" + text + b"\r\nEND:VCALENDAR", "")
+            for component in reader:
+                self._read(number, uid, component, zones)
+        self._waiting.clear()
+        found: list[CalendarObject] = []
+        for uid, group in self._readings.items():
+            if uid in self._broken:
+                reasons = "; ".join(self._broken[uid])
+                self.problems.append(f"{self.source}: UID {uid!r}: {reasons}; object skipped")
+                continue
+            try:
+                found.append(_assemble(uid, group))
+            except Unreadable as exc:
+                self.problems.append(f"{self.source}: UID {uid!r}: {exc}; object skipped")
+            except Exception as exc:  # unexpected, but about this object only
+                why = f"{type(exc).__name__}: {exc}"
+                self.problems.append(f"{self.source}: UID {uid!r}: {why}; object skipped")
+        self._readings.clear()
+        return found
+
+    def _read(self, number: int, uid: str, component: Component, zones: Zones) -> None:
+        try:
+            reading = _read_event(component, zones)
+        except Unreadable as exc:
+            reason = str(exc)
+        except Exception as exc:  # anything icalendar, dateutil or this module raises
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            self._readings.setdefault(reading.uid, []).append(reading)
+            return
+        if not uid:
+            self.problems.append(f"{self.source}: VEVENT #{number}: {reason}; skipped")
+        else:
+            self._broken.setdefault(uid, []).append(f"VEVENT #{number}: {reason}")
+            self._readings.setdefault(uid, [])
+
+
 def parse_calendar(data: bytes | str, *, source: str) -> ParsedCalendar:
     """Read every VEVENT of an iCalendar text, grouped by UID into calendar objects.
 
-    ``source`` names the text in problems and errors (a path, an URL, a resource href). Raises
+    ``source`` names the text in problems and errors (a path, an URL, a resource href). An
+    object that cannot be read — whatever the reason, even an exception nobody expected —
+    is left out and a problem names it; the rest of the text is read. Raises
     :class:`MalformedObject` only if the text is not iCalendar at all.
     """
-    problems: list[str] = []
-    roots = _read_components(_decode(data, problems, source), source, problems)
-    calendars = [root for root in roots if root.name == "VCALENDAR"]
-    for calendar in calendars:
+    reader = ComponentReader(data, source)
+    found = _Objects(source)
+    for component in reader:
+        checkpoint()  # read in a worker thread: stop here once its cycle is cancelled
+        found.add(component)
+    objects = found.objects()
+    problems = reader.problems
+    for calendar in reader.calendars:
         problems += [f"{source}: {error}" for error in calendar.errors]
-    definitions: dict[str, _Component] = {}
-    events: list[_Component] = []
-    for calendar in calendars:
-        for child in calendar.children:
-            if child.name == "VTIMEZONE" and (tzid := child.first("TZID")) is not None:
-                definitions.setdefault(tzid.value.strip(), child)
-            elif child.name == "VEVENT":
-                events.append(child)
-    zones = _Zones(definitions, _years(events))
-
-    readings: dict[str, list[_Read]] = {}
-    broken: dict[str, list[str]] = {}
-    for number, component in enumerate(events, start=1):
-        uid_prop = component.first("UID")
-        uid = _text(uid_prop) if uid_prop is not None else ""
-        try:
-            reading = _read_event(component, zones)
-        except _Skip as exc:
-            if not uid:
-                problems.append(f"{source}: VEVENT #{number}: {exc}; skipped")
-            else:
-                broken.setdefault(uid, []).append(f"VEVENT #{number}: {exc}")
-                readings.setdefault(uid, [])
-            continue
-        readings.setdefault(reading.uid, []).append(reading)
-
-    objects: list[CalendarObject] = []
-    for uid, group in readings.items():
-        if uid in broken:
-            reasons = "; ".join(broken[uid])
-            problems.append(f"{source}: UID {uid!r}: {reasons}; object skipped")
-            continue
-        try:
-            objects.append(_assemble(uid, group))
-        except _Skip as exc:
-            problems.append(f"{source}: UID {uid!r}: {exc}; object skipped")
-    return ParsedCalendar(objects=objects, problems=problems)
+    problems += found.problems
+    name = next((c.first("X-WR-CALNAME") for c in reader.calendars), None)
+    return ParsedCalendar(objects, problems, _text(name) if name is not None else None)
 
 
 def _assemble(uid: str, group: list[_Read]) -> CalendarObject:
     masters = [r for r in group if r.event.recurrence_id is None]
     if len(masters) > 1:
-        raise _Skip(f"{len(masters)} VEVENTs without RECURRENCE-ID")
+        raise Unreadable(f"{len(masters)} VEVENTs without RECURRENCE-ID")
     overrides: dict[When, _Read] = {}
     for reading in group:
         rid = reading.event.recurrence_id
         if rid is not None:
             if rid in overrides:
-                raise _Skip(f"two VEVENTs with RECURRENCE-ID {rid.isoformat()}")
+                raise Unreadable(f"two VEVENTs with RECURRENCE-ID {rid.isoformat()}")
             overrides[rid] = reading
     ordered = masters + sorted(overrides.values(), key=lambda r: sort_key(r.event.recurrence_id))
     found = ordered[0].marker
@@ -1055,13 +742,13 @@ def _line(name: str, value: _ToIcal, **params: str) -> str:
     encoded = value.to_ical()
     text = encoded.decode("utf-8") if isinstance(encoded, bytes) else encoded
     section = ""
-    for key, param in params.items():
+    for key, given in params.items():
         if key == "CN":
             # icalendar's reader unescapes backslashes even in quoted values: double them.
-            cn = _PARAM_CONTROL.sub(" ", param).replace("\\", "\\\\")
+            cn = _PARAM_CONTROL.sub(" ", given).replace("\\", "\\\\")
             section += f";CN={param_value(cn, always_quote=True)}"
         else:
-            section += f";{key}={param_value(param)}"
+            section += f";{key}={param_value(given)}"
     return f"{name}{section}:{text}"
 
 
