@@ -50,7 +50,7 @@ def _open_local(
 def _open_ics(
     name: str, conn: Connection, endpoint: Endpoint, http: httpx.AsyncClient, missing: IfMissing
 ) -> Calendar:
-    from calsyncd.providers.ics import IcsFeed, IcsFile
+    from calsyncd.providers.ics import MAX_FEED_BYTES, MAX_FEED_EVENTS, IcsFeed, IcsFile
 
     assert isinstance(conn, IcsConnection)
     where = describe(name, endpoint)
@@ -58,7 +58,14 @@ def _open_ics(
         return IcsFile(conn.path, where=where, name=endpoint.calendar)
     assert conn.url is not None
     timeout = conn.timeout.total_seconds() if conn.timeout is not None else None
-    return IcsFeed(conn.url, where=where, http=http, timeout=timeout)
+    return IcsFeed(
+        conn.url,
+        where=where,
+        http=http,
+        timeout=timeout,
+        max_bytes=conn.max_size or MAX_FEED_BYTES,
+        max_events=conn.max_events or MAX_FEED_EVENTS,
+    )
 
 
 def _open_caldav(
