@@ -6,8 +6,9 @@ server, or answering alone), a hostile feed, invitation or rule file. Each test 
 it waits for, measures what the process spent, and prints one figure line (``pytest -s``;
 the session summary repeats them, ``docs/reliability.md`` quotes them):
 
-- :func:`calsyncd` runs one command and measures its wall time and its own peak RSS (from
-  ``wait4``, so the figure is that process's, not the test runner's);
+- :func:`calsyncd` runs one command and measures its wall time and its own peak RSS (its
+  ``VmHWM``, read while it runs: ``wait4``'s ``ru_maxrss`` starts at the test runner's RSS,
+  which a spawned child inherits);
 - :func:`hostile_daemon` runs ``calsyncd run`` under a :class:`HealthWatch` that asks
   ``/healthz`` every 0.2 s with a 1 s deadline for as long as the test lasts, and reads the
   daemon's peak RSS (``VmHWM``) and how long SIGTERM takes.
@@ -87,7 +88,9 @@ def measured(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         process = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
+        peak_kib = 0
         while True:
+            peak_kib = max(peak_kib, _vm_hwm_kib(process.pid))
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -111,8 +114,20 @@ def measured(
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
             seconds=seconds,
-            peak_rss_mib=usage.ru_maxrss / 1024,  # Linux: KiB
+            peak_rss_mib=(peak_kib or usage.ru_maxrss) / 1024,  # Linux: KiB
         )
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    """A running process's peak RSS so far (0 once it has exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def calsyncd(
