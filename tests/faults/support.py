@@ -31,12 +31,11 @@ from cli.conftest import Project
 from daemon.conftest import Daemon, clean_env, wait_until
 from emulators.fixtures import USER, GoogleSetup
 from emulators.google import foreign
+from figures import record as record_figure
 
 from calsyncd.model.event import CalendarObject, Event
 from calsyncd.providers.base import Item
 
-FIGURES: list[str] = []
-"""Every figure line of this session, for the terminal summary (see ``conftest.py``)."""
 PASSWORD_FILE = "secrets/dav-password"
 """Next to ``rules/``: the Radicale password, read through ``${file:…}``."""
 WINDOW = "{past: 3650d, future: 3650d}"
@@ -266,7 +265,7 @@ def report(name: str, **figures: object) -> str:
     line = f"{name}: " + ", ".join(
         f"{key.replace('_', ' ')} {value}" for key, value in figures.items()
     )
-    FIGURES.append(line)
+    record_figure("fault-injection figures", line)
     print(f"\nFAULTS {line}")
     return line
 

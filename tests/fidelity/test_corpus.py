@@ -38,8 +38,8 @@ from pathlib import Path
 import icalendar
 from cli.conftest import Project
 from conformance.feedserver import FeedServer
+from figures import record
 
-from fidelity.conftest import FIGURES
 from fidelity.occurrences import Expansion, Job, expand_in_expander
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -155,7 +155,7 @@ def test_the_corpus_arrives_whole(project: Project, tmp_path: Path) -> None:
     (tmp_path / "fidelity.json").write_text(
         json.dumps([asdict(v) for v in verdicts], indent=2, ensure_ascii=False)
     )
-    FIGURES.append(figures + f" (table: {tmp_path / 'fidelity.txt'})")
+    record("fidelity figures", figures + f" (table: {tmp_path / 'fidelity.txt'})")
     print(f"\nFIDELITY {figures}\n\n{table}")
 
     assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr

@@ -32,9 +32,7 @@ import httpx
 from cli.conftest import Project
 from daemon.conftest import Daemon, clean_env
 from faults.support import running_daemon
-
-FIGURES: list[str] = []
-"""Every figure line of this session, for the terminal summary (see ``conftest.py``)."""
+from figures import record as record_figure
 
 HEALTH_DEADLINE = 1.0
 """``/healthz`` must answer within this, whatever a hostile peer does."""
@@ -48,7 +46,7 @@ def report(name: str, **figures: object) -> str:
     line = f"{name}: " + ", ".join(
         f"{key.replace('_', ' ')} {value}" for key, value in figures.items()
     )
-    FIGURES.append(line)
+    record_figure("hostile-input figures", line)
     print(f"\nHOSTILE {line}")
     return line
 

@@ -1,0 +1,36 @@
+"""Figure lines: what a suite's tests measured, repeated in the session summary.
+
+A test calls :func:`record` (through its suite's ``report`` helper); the root ``conftest.py``
+attaches the lines recorded during each test phase to that phase's report as
+``user_properties`` (``("figure", section, line)``), and prints them per section at the end
+of the session. Going through the reports, the lines reach the summary from ``pytest-xdist``
+workers as well, where a module-level list would stay in the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+_pending: list[tuple[str, str]] = []
+
+
+def record(section: str, line: str) -> None:
+    """Keep ``line`` for the ``section`` of the session summary (e.g. "hostile-input figures")."""
+    _pending.append((section, line))
+
+
+def take() -> list[tuple[str, str]]:
+    """The lines recorded since the last call."""
+    taken = list(_pending)
+    _pending.clear()
+    return taken
+
+
+def by_section(properties: Iterable[tuple[str, object]]) -> dict[str, list[str]]:
+    """Figure lines out of reports' ``user_properties``, by section, in order."""
+    sections: dict[str, list[str]] = {}
+    for name, value in properties:
+        if name == "figure" and isinstance(value, tuple) and len(value) == 2:
+            section, line = value
+            sections.setdefault(str(section), []).append(str(line))
+    return sections
