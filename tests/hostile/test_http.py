@@ -26,8 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -39,6 +38,18 @@ from emulators.fixtures import GoogleSetup, google, google_emulator
 from faults.proxy import FaultProxy, Reply, Seen
 from faults.support import PASSWORD_FILE, WINDOW, write_rules
 
+from hostile.bodies import (
+    FEED_HEAD,
+    JSON_HEAD,
+    MULTISTATUS_HEAD,
+    XML,
+    Sent,
+    billion_laughs,
+    drip,
+    huge_multistatus,
+    loop_507,
+    quadratic_blowup,
+)
 from hostile.support import RSS_LIMIT_MIB, assert_no_traceback, calsyncd, hostile_daemon, report
 
 __all__ = ["google", "google_emulator"]
@@ -50,7 +61,6 @@ ANSWER_LIMIT = 64 * MIB
 """calsyncd's limit on one CalDAV answer (``calsyncd.providers.caldav.client.MAX_ANSWER_BYTES``)."""
 TIMEOUT = 2.0
 """The connection's ``timeout`` in these tests, seconds."""
-XML = {"Content-Type": "application/xml; charset=utf-8"}
 NOWHERE = "http://127.0.0.1:9/"
 """Upstream of a proxy that answers every request itself."""
 
@@ -87,53 +97,6 @@ def one_way(project: Project, name: str, connection: str, calendar: str) -> str:
 
 
 # -- hostile bodies ----------------------------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    """What a streamed reply managed to hand to the socket, and whether it is still going."""
-
-    bytes: int = 0
-    started: threading.Event = field(default_factory=threading.Event)
-    streaming: bool = False
-
-    def stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        self.started.set()
-        self.streaming = True
-        try:
-            for chunk in chunks:
-                yield chunk
-                self.bytes += len(chunk)
-        finally:
-            self.streaming = False
-
-
-def huge_multistatus(total: int) -> Iterator[bytes]:
-    """A multistatus of ``total`` bytes of plausible ``<response>`` elements, 64 KiB a chunk."""
-    yield (
-        b'<?xml version="1.0" encoding="utf-8"?>\n'
-        b'<multistatus xmlns="DAV:" xmlns:CS="http://calendarserver.org/ns/">'
-    )
-    one = (
-        b"<response><href>/alice/cal/0123456789abcdef0123456789abcdef.ics</href><propstat>"
-        b'<prop><CS:getctag>"6ff56be7e98357f56bd64924ef19ee89"</CS:getctag></prop>'
-        b"<status>HTTP/1.1 200 OK</status></propstat></response>"
-    )
-    chunk = one * (65536 // len(one))
-    for _ in range(total // len(chunk)):
-        yield chunk
-    yield b"</multistatus>"
-
-
-def drip(head: bytes) -> Iterator[bytes]:
-    """``head``, then a byte at a time for ever (the reply's ``drip`` paces it)."""
-    yield head
-    yield from itertools.repeat(b" ")
-
-
-MULTISTATUS_HEAD = b'<?xml version="1.0" encoding="utf-8"?>\n<multistatus xmlns="DAV:">'
-JSON_HEAD = b'{"kind": "calendar#events", "items": ['
-FEED_HEAD = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hostile//EN\r\n"
 
 
 def is_sync_report(seen: Seen) -> bool:
@@ -364,15 +327,7 @@ def test_a_507_loop_ends_after_a_few_rounds(
         if not is_sync_report(seen):
             return None
         n = next(rounds)
-        body = (
-            '<?xml version="1.0" encoding="utf-8"?>\n<multistatus xmlns="DAV:">'
-            f"<response><href>{calendar}</href>"
-            "<status>HTTP/1.1 507 Insufficient Storage</status></response>"
-            f"<response><href>{calendar}a.ics</href><propstat><prop>"
-            '<getetag>"e1"</getetag></prop><status>HTTP/1.1 200 OK</status></propstat>'
-            f"</response><sync-token>http://x/sync/{n if token == 'new' else 0}</sync-token>"
-            "</multistatus>"
-        ).encode()
+        body = loop_507(calendar, n if token == "new" else 0)
         return Reply(207, [body], headers=XML, length=len(body))
 
     with FaultProxy(radicale_server.url) as proxy:
@@ -458,30 +413,6 @@ def test_a_cross_origin_redirect_gets_no_password(
 
 
 # -- 7: XML bombs ---------------------------------------------------------------------------------
-
-
-def billion_laughs() -> bytes:
-    entities = '<!ENTITY l0 "ha">' + "".join(
-        f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10)
-    )
-    return (
-        f'<?xml version="1.0"?>\n<!DOCTYPE multistatus [{entities}]>\n'
-        '<multistatus xmlns="DAV:"><response><href>/x.ics</href><propstat><prop>'
-        "<getetag>&l9;</getetag></prop><status>HTTP/1.1 200 OK</status></propstat>"
-        "</response></multistatus>"
-    ).encode()
-
-
-def quadratic_blowup() -> bytes:
-    """One 10 kB entity referenced 20,000 times, each reference padded so that expat's own
-    amplification limit (100x) lets it through: 2 MB in, 200 MB of text out."""
-    reference = "&e;<!--" + "p" * 100 + "-->"
-    return (
-        f'<?xml version="1.0"?>\n<!DOCTYPE multistatus [<!ENTITY e "{"a" * 10_000}">]>\n'
-        '<multistatus xmlns="DAV:"><response><href>/x.ics</href><propstat><prop>'
-        f"<getetag>{reference * 20_000}</getetag></prop>"
-        "<status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"
-    ).encode()
 
 
 @pytest.mark.parametrize("bomb", [billion_laughs, quadratic_blowup], ids=lambda b: b.__name__)
