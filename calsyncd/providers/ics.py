@@ -54,6 +54,7 @@ from calsyncd.providers._http import (
     parse_retry_after,
     read_capped,
     redact_url,
+    standard_reason,
     timed_out,
     transport_detail,
 )
@@ -208,7 +209,7 @@ def _not_ical(label: str, exc: Exception, where: str) -> TemporaryError:
 def http_status_error(response: httpx.Response, *, where: str, label: str) -> ProviderError:
     """The error-tree exception for a non-success HTTP answer."""
     code = response.status_code
-    message = f"GET {label}: HTTP {code} {response.reason_phrase}".rstrip()
+    message = f"GET {label}: HTTP {code} {standard_reason(code)}".rstrip()
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if code in (401, 403):
         return AuthError(message, where=where)
