@@ -4,7 +4,8 @@ Secrets written as references — a Basic-auth password and a bearer token in fi
 token with the newline an editor leaves), two feed URLs carrying tokens in the environment
 — are used against hostile peers: a server that answers every request with 401/500 and
 echoes the ``Authorization`` header (and the request line) in its reason phrase and body,
-and an HTTPS feed whose certificate nobody trusts. Everything calsyncd then prints or
+a CalDAV URL that redirects to another origin (itself echoing), and an HTTPS feed whose
+certificate nobody trusts. Everything calsyncd then prints or
 stores — ``check``, ``plan --json``, ``sync``, ``status --json``, a daemon's log lines,
 ``/status``, ``/metrics``, ``/readyz`` and the state database's files — is searched for every
 form of every secret: raw, stripped, Base64 ``user:password``, URL-encoded.
@@ -52,10 +53,15 @@ BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 ALL_FORMS = forms(PASSWORD) | forms(TOKEN) | forms(FEED_TOKEN) | forms(TLS_TOKEN) | {BASIC}
 
 
-def echo(seen: Seen) -> Reply:
+def echo(seen: Seen, elsewhere: str = "") -> Reply:
     """Answer like a careless server: the credentials and the request line in the reason
-    phrase and the body."""
+    phrase and the body; ``/moved/…`` redirects to the same path at ``elsewhere``."""
     credentials = seen.headers.get("Authorization", "-")
+    if seen.path.startswith("/moved/") and elsewhere:
+        location = elsewhere + seen.path.removeprefix("/")
+        return Reply(
+            301, [], reason=f"Moved {credentials}", headers={"Location": location}, length=0
+        )
     if seen.path.startswith("/feed/"):
         return Reply(
             403, [f"no {seen.path}".encode()], reason=f"Forbidden {seen.path}", length=None
@@ -104,6 +110,8 @@ def rules(echo_url: str) -> str:
         " password: '${file:../secrets/password}', timeout: 5s}\n"
         f"  dav-bearer: {{type: caldav, url: '{echo_url}dav/',"
         " token: '${file:../secrets/token}', timeout: 5s}\n"
+        f"  dav-moved: {{type: caldav, url: '{echo_url}moved/', username: {USER},"
+        " password: '${file:../secrets/password}', timeout: 5s}\n"
         "  feed-echo: {type: ics, url: '${env:ECHO_FEED_URL}', timeout: 5s}\n"
         "  feed-tls: {type: ics, url: '${env:TLS_FEED_URL}', timeout: 5s}\n"
         "rules:\n"
@@ -111,7 +119,7 @@ def rules(echo_url: str) -> str:
             f"  - name: {name}\n"
             f"    source: {{connection: {name}, calendar: {'court' if 'dav' in name else 'x'}}}\n"
             f"    target: {{connection: loc, calendar: {name}}}\n"
-            for name in ("dav-basic", "dav-bearer", "feed-echo", "feed-tls")
+            for name in ("dav-basic", "dav-bearer", "dav-moved", "feed-echo", "feed-tls")
         )
     )
 
@@ -129,8 +137,13 @@ def test_no_form_of_any_secret_in_any_output(project: Project, tmp_path: Path) -
     secrets.mkdir()
     (secrets / "password").write_text(PASSWORD + "\n")
     (secrets / "token").write_text(TOKEN + "\n")  # the newline an editor leaves
-    with FaultProxy("http://127.0.0.1:9/") as server, untrusted_tls_server() as tls_port:
-        server.tamper = echo
+    with (
+        FaultProxy("http://127.0.0.1:9/") as server,
+        FaultProxy("http://127.0.0.1:9/") as elsewhere,
+        untrusted_tls_server() as tls_port,
+    ):
+        server.tamper = lambda seen: echo(seen, elsewhere.url)
+        elsewhere.tamper = echo
         env = {
             "ECHO_FEED_URL": f"{server.url}feed/{FEED_TOKEN}.ics?key={FEED_TOKEN}",
             "TLS_FEED_URL": f"https://127.0.0.1:{tls_port}/cal.ics?token={TLS_TOKEN}",
@@ -155,9 +168,13 @@ def test_no_form_of_any_secret_in_any_output(project: Project, tmp_path: Path) -
         assert "403" in sync.stdout
         assert "feed-tls: failed:" in sync.stdout
         assert "CERTIFICATE_VERIFY_FAILED" in sync.stdout
-        # … and the server did receive the credentials it echoed.
+        assert "dav-moved: failed:" in sync.stdout
+        # … the server did receive the credentials it echoed, and the origin a redirect
+        # pointed at was asked without them.
         sent = {s.headers.get("Authorization", "") for s in server.seen}
         assert {f"Basic {BASIC}", f"Bearer {TOKEN}"} <= sent
+        assert any(s.path.startswith("/moved/") for s in elsewhere.seen)
+        assert not [s for s in elsewhere.seen if "Authorization" in s.headers]
 
         with hostile_daemon(project, **env) as running:
             daemon = running.daemon
