@@ -19,6 +19,17 @@ def record(section: str, line: str) -> None:
     _pending.append((section, line))
 
 
+def report_figures(section: str, tag: str, name: str, **figures: object) -> str:
+    """``name: key value, …`` from ``figures``, printed (``pytest -s``, prefixed by ``tag``)
+    and recorded for ``section``; the line."""
+    line = f"{name}: " + ", ".join(
+        f"{key.replace('_', ' ')} {value}" for key, value in figures.items()
+    )
+    record(section, line)
+    print(f"\n{tag} {line}")
+    return line
+
+
 def take() -> list[tuple[str, str]]:
     """The lines recorded since the last call."""
     taken = list(_pending)

@@ -31,7 +31,7 @@ from cli.conftest import Project
 from daemon.conftest import Daemon, clean_env, wait_until
 from emulators.fixtures import USER, GoogleSetup
 from emulators.google import foreign
-from figures import record as record_figure
+from figures import report_figures
 
 from calsyncd.model.event import CalendarObject, Event
 from calsyncd.providers.base import Item
@@ -62,8 +62,9 @@ def google_connection(name: str, setup: GoogleSetup) -> str:
     )
 
 
-def two_way(name: str, source: str, target: str, **options: str) -> str:
-    """A two-way rule between ``connection:calendar`` specs; ``options`` are more keys."""
+def rule(name: str, source: str, target: str, **options: str) -> str:
+    """A rule (one-way unless ``direction`` says) between ``connection:calendar`` specs;
+    ``options`` are more keys."""
 
     def side(spec: str) -> str:
         connection, _, calendar = spec.partition(":")
@@ -73,11 +74,15 @@ def two_way(name: str, source: str, target: str, **options: str) -> str:
         f"  - name: {name}",
         f"    source: {side(source)}",
         f"    target: {side(target)}",
-        "    direction: two-way",
         f"    window: {WINDOW}",
         *(f"    {key}: {value}" for key, value in options.items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def two_way(name: str, source: str, target: str, **options: str) -> str:
+    """A two-way rule between ``connection:calendar`` specs; ``options`` are more keys."""
+    return rule(name, source, target, direction="two-way", **options)
 
 
 def write_rules(project: Project, connections: Iterable[str], rules: Iterable[str]) -> None:
@@ -262,12 +267,7 @@ def assert_exactly_once(
 
 def report(name: str, **figures: object) -> str:
     """Print a test's figures as one line and keep it for the session summary."""
-    line = f"{name}: " + ", ".join(
-        f"{key.replace('_', ' ')} {value}" for key, value in figures.items()
-    )
-    record_figure("fault-injection figures", line)
-    print(f"\nFAULTS {line}")
-    return line
+    return report_figures("fault-injection figures", "FAULTS", name, **figures)
 
 
 class Stopwatch:

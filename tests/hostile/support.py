@@ -32,7 +32,7 @@ import httpx
 from cli.conftest import Project
 from daemon.conftest import Daemon, clean_env
 from faults.support import running_daemon
-from figures import record as record_figure
+from figures import report_figures
 
 HEALTH_DEADLINE = 1.0
 """``/healthz`` must answer within this, whatever a hostile peer does."""
@@ -43,12 +43,7 @@ TRACEBACK = "Traceback (most recent call last)"
 
 def report(name: str, **figures: object) -> str:
     """Print a test's figures as one line and keep it for the session summary."""
-    line = f"{name}: " + ", ".join(
-        f"{key.replace('_', ' ')} {value}" for key, value in figures.items()
-    )
-    record_figure("hostile-input figures", line)
-    print(f"\nHOSTILE {line}")
-    return line
+    return report_figures("hostile-input figures", "HOSTILE", name, **figures)
 
 
 def assert_no_traceback(*texts: str) -> None:

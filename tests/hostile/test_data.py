@@ -23,12 +23,11 @@ from pathlib import Path
 from caldav.helpers import delete, dump, seed
 from caldav.servers import DavServer
 from cli.conftest import Project
-from faults.support import dav_connection, simple_event, write_rules
+from faults.support import dav_connection, rule, simple_event, write_rules
 
 from calsyncd.model.ical import serialize_object
 from hostile.support import Measured, assert_no_traceback, calsyncd, report
 
-WINDOW = "{past: 3650d, future: 3650d}"
 _ALL = "{max_deletes: 100%}"
 PLACE = re.compile(r"rules\.yaml:(\d+):(\d+): ")
 
@@ -72,23 +71,6 @@ def peak(*runs: Measured) -> float:
 def line_of(text: str, needle: str) -> int:
     """The 1-based line of ``text`` holding ``needle``."""
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
-
-
-def rule(name: str, source: str, target: str, **options: str) -> str:
-    """A rule (one-way unless ``direction`` says) between ``connection:calendar`` specs."""
-
-    def side(spec: str) -> str:
-        connection, _, calendar = spec.partition(":")
-        return f"{{connection: {connection}, calendar: '{calendar}'}}"
-
-    lines = [
-        f"  - name: {name}",
-        f"    source: {side(source)}",
-        f"    target: {side(target)}",
-        f"    window: {WINDOW}",
-        *(f"    {key}: {value}" for key, value in options.items()),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 # -- 10: the target is the source, spelled differently ---------------------------------------
