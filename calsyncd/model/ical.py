@@ -46,6 +46,8 @@ What does not survive a round trip (everything else does: ``tests/model``)
     * control characters in names (CN) become spaces and in URIs are percent-encoded: those
       lines would be unreadable otherwise. In other text they are written as they are;
     * CREATED and LAST-MODIFIED are written in UTC, as RFC 5545 requires;
+    * an RRULE's UNTIL written as a floating time or a date beside a zoned DTSTART is read in
+      DTSTART's zone (a date from its first moment) and written in UTC, as RFC 5545 requires;
     * a custom VTIMEZONE becomes the IANA zone with the same offsets over the years the
       calendar uses it, else its times are converted to UTC.
 """
@@ -53,6 +55,7 @@ What does not survive a round trip (everything else does: ``tests/model``)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -89,7 +92,7 @@ from calsyncd.model.event import (
     When,
     sort_key,
 )
-from calsyncd.model.recurrence import parse_rule
+from calsyncd.model.recurrence import conform_until, parse_rule
 from calsyncd.model.serialize import DEFAULT_PRODID, serialize_calendar, serialize_object
 from calsyncd.model.vtimezone import Zones
 
@@ -285,6 +288,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
     marker: dict[str, str] = {}
     uid: str | None = None
     duration: str | None = None
+    start_prop: Property | None = None
     conference = _conference_index(component)
 
     def once(key: str, prop: Property, value: Any) -> None:
@@ -308,6 +312,9 @@ def _read_event(component: Component, zones: Zones) -> _Read:
                 raise Unreadable(f"several {name} properties")
             if name == "DURATION":
                 duration = prop.value
+            elif name == "DTSTART":
+                start_prop = prop
+                values["dtstart"] = _when(prop, zones)
             elif name == "RECURRENCE-ID" and param(prop.params, "RANGE"):
                 raise Unreadable("RECURRENCE-ID;RANGE=THISANDFUTURE is not supported")
             else:
@@ -369,6 +376,8 @@ def _read_event(component: Component, zones: Zones) -> _Read:
     end: When | None = values.pop("dtend", None)
     if end is None and duration is not None:
         end = _end_from_duration(start, duration)
+    if start_prop is not None and isinstance(start, datetime) and start.tzinfo is not None:
+        rrules = [conform_until(line, _wall_in(start_prop, zones)) for line in rrules]
     for line in rrules:
         _check_rrule(line, start)
     reminders: list[timedelta] = []
@@ -392,6 +401,14 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         **values,
     )
     return _Read(uid, event, marker)
+
+
+def _wall_in(prop: Property, zones: Zones) -> Callable[[datetime], datetime]:
+    """How a wall time is read in the zone of ``prop`` (a zoned or UTC date-time)."""
+    tzid = param(prop.params, "TZID")
+    if prop.value.strip().upper().endswith("Z") or not tzid:
+        return lambda wall: wall.replace(tzinfo=UTC)
+    return lambda wall: zones.attach(tzid, wall)
 
 
 def _check_rrule(line: str, start: When) -> None:

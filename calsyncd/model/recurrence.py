@@ -18,8 +18,8 @@ budget (one object's, made by the caller) or a fresh one, and raises
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, time
 from itertools import islice
 from types import FunctionType, MethodType
 from typing import Any
@@ -29,7 +29,7 @@ from dateutil.rrule import rrule, rruleset, rrulestr
 
 from calsyncd.model.budget import OverBudget, bounded, spend
 
-__all__ = ["MAX_TIMES_A_DAY", "OverBudget", "Recurrence", "parse_rule"]
+__all__ = ["MAX_TIMES_A_DAY", "OverBudget", "Recurrence", "conform_until", "parse_rule"]
 
 MAX_TIMES_A_DAY = 1440
 """Times of day one rule may give (BYHOUR × BYMINUTE × BYSECOND): one a minute."""
@@ -74,6 +74,41 @@ def _times_a_day(text: str) -> int:
     parts = dict(part.partition("=")[::2] for part in text.upper().split(";"))
     keys = ("BYHOUR", "BYMINUTE", "BYSECOND")
     return math.prod(len(set(parts[key].split(","))) for key in keys if parts.get(key))
+
+
+def _until_value(raw: str) -> date | datetime:
+    """An UNTIL value as written: a date, a floating date-time, or (``Z``) one in UTC."""
+    raw = raw.strip().upper()
+    if len(raw) == 8:
+        return datetime.strptime(raw, "%Y%m%d").date()
+    if raw.endswith("Z"):
+        return datetime.strptime(raw, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(raw, "%Y%m%dT%H%M%S")
+
+
+def conform_until(text: str, in_zone: Callable[[datetime], datetime]) -> str:
+    """The rule of a zoned DTSTART with its UNTIL in UTC, as RFC 5545 requires.
+
+    Google and Outlook write a floating or DATE UNTIL beside a zoned DTSTART, which dateutil
+    refuses. It is read in DTSTART's zone (``in_zone`` puts a wall time there; a date counts
+    from its first moment) and written in UTC; nothing else of the rule changes. A value
+    that is not a date or date-time is left for :func:`parse_rule` to refuse.
+    """
+    parts = text.split(";")
+    for i, part in enumerate(parts):
+        name, sep, value = part.partition("=")
+        if not sep or name.strip().upper() != "UNTIL":
+            continue
+        try:
+            until = _until_value(value)
+        except ValueError:
+            return text
+        if isinstance(until, datetime) and until.tzinfo is not None:
+            return text
+        wall = until if isinstance(until, datetime) else datetime.combine(until, time())
+        instant = in_zone(wall).astimezone(UTC)
+        parts[i] = f"{name}={instant:%Y%m%dT%H%M%S}Z"
+    return ";".join(parts)
 
 
 def parse_rule(text: str, dtstart: datetime) -> rrule:

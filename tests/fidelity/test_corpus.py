@@ -50,9 +50,9 @@ RULE_WINDOW = "{past: 36500d, future: 36500d}"
 """The rules' window: a century either side of today, so every corpus object is in scope."""
 CONTROL = "control-plain.ics"
 CONTROL_OCCURRENCES = 12
-MEASURED_FLOOR = 74.5
-"""Arrival rate (percent of judged files) measured when this test was written; raise it as
-calsyncd gets better. Issue 12's goal: 98."""
+MEASURED_FLOOR = 78.3
+"""Arrival rate (percent of judged files) last measured; raise it as calsyncd gets better
+(74.5 when this test was written). Issue 12's goal: 98."""
 SILENT_DROPS_CEILING = 1
 """Files that lost an event without a skip message when this test was written (an RRULE
 whose UNTIL lies before DTSTART); the goal is 0."""
