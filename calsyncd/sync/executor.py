@@ -8,6 +8,9 @@ which the next cycle recognises by the deterministic create keys and the copy ma
 One failing item never stops the others: a stale etag (:class:`PreconditionFailed`), a vanished
 object or a rejected write is recorded against the item and re-read next cycle. Errors about a
 whole calendar (unreachable, credentials) end the cycle as failed.
+
+An original is written as a client would write it: stamped with the time of the write, and a
+higher SEQUENCE when it was rescheduled (:mod:`calsyncd.sync.stamping`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import anyio
 import anyio.lowlevel
@@ -34,6 +38,7 @@ from calsyncd.model.ical import serialize_object
 from calsyncd.providers.base import Calendar, Item
 from calsyncd.state.store import SIDES, PairRecord, Side, StateStore
 from calsyncd.sync.plan import Plan, Step, Write
+from calsyncd.sync.stamping import stamped
 
 log = structlog.get_logger("calsyncd.sync")
 
@@ -115,8 +120,11 @@ class Executor:
                 tasks.start_soon(run_step, step)
         return self.outcome
 
-    async def _write(self, write: Write) -> Item | None:
+    async def _write(self, write: Write, replaced: Item | None) -> Item | None:
         calendar = self.calendars[write.side]
+        if write.obj is not None and write.obj.marker is None:  # an original
+            now = datetime.now(UTC)
+            write = replace(write, obj=stamped(write.obj, replaced.obj if replaced else None, now))
         async with self.limiters[write.side]:
             if write.op == "create":
                 assert write.obj is not None
@@ -136,7 +144,7 @@ class Executor:
         results: dict[Side, Item | None] = dict(step.current)
         for write in step.writes:
             try:
-                results[write.side] = await self._write(write)
+                results[write.side] = await self._write(write, results[write.side])
             except ItemError as exc:
                 self._item_failed(step, write, exc)
                 return

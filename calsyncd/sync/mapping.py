@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from calsyncd.config.templates import render
@@ -190,20 +190,8 @@ def _write_back_event(original: Event, copy: Event, mapping: FieldMapping, calen
         changes["conference_url"] = copy.conference_url
     if mapping.description == KEEP:
         changes["url"] = copy.url
-    if _later(copy.last_modified, original.last_modified):
-        # The original now says what the copy said when it was modified: keep both sides'
-        # LAST-MODIFIED equal, so newest-wins and merge compare like with like next time.
-        changes["last_modified"] = copy.last_modified
+    # LAST-MODIFIED and SEQUENCE are set when the write happens (calsyncd.sync.stamping).
     return replace(original, **changes)  # type: ignore[arg-type]
-
-
-def _later(a: datetime | None, b: datetime | None) -> bool:
-    """Whether ``a`` is a later time than ``b`` (unknown counts as oldest; naive as UTC)."""
-    if a is None:
-        return False
-    if b is None:
-        return True
-    return a.replace(tzinfo=a.tzinfo or UTC) > b.replace(tzinfo=b.tzinfo or UTC)
 
 
 def write_back(
