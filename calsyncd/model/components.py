@@ -7,6 +7,10 @@ component being read, one VEVENT with its alarms or one VTIMEZONE, and handed on
 ends; nothing else of the document is kept. Reading a feed so costs the model objects the
 caller keeps, not a token list and a tree of the whole text.
 
+A line that cannot be split into name, parameters and value is not a property of its
+component: it is kept aside (:attr:`Component.unreadable`, the first
+:data:`MAX_UNREADABLE_KEPT`), for the reader to decide whether the object can do without it.
+
 Limits, each making the one object that exceeds it unreadable (its content is skipped, only
 the names of nested components are counted, to find where it ends):
 
@@ -30,6 +34,7 @@ from calsyncd.errors import MalformedObject
 __all__ = [
     "MAX_DEPTH",
     "MAX_OBJECT_LINES",
+    "MAX_UNREADABLE_KEPT",
     "Component",
     "ComponentReader",
     "Property",
@@ -43,6 +48,10 @@ MAX_DEPTH = 8
 """Components nested deeper than this (VCALENDAR is 1) make their object unreadable."""
 MAX_OBJECT_LINES = 20_000
 """Content lines one VEVENT (or VTIMEZONE …) may have, its subcomponents' included."""
+MAX_UNREADABLE_KEPT = 10
+"""Unreadable lines one component keeps (each cut to :data:`UNREADABLE_SHOWN` characters);
+more are only counted."""
+UNREADABLE_SHOWN = 60
 
 _NEWLINE = re.compile(rb"\n")
 _NEWLINE_TEXT = re.compile("\n")
@@ -72,6 +81,10 @@ class Component:
     errors: list[str] = field(default_factory=list)
     body: list[Property | Component] = field(default_factory=list)
     """Properties and children in the order they were written."""
+    unreadable: list[str] = field(default_factory=list)
+    """Lines that are not properties (no colon, broken parameters), cut short; not in
+    ``body``."""
+    unreadable_count: int = 0
 
     def all(self, name: str) -> list[Property]:
         return [prop for prop in self.properties if prop.name == name]
@@ -99,6 +112,17 @@ class Component:
     def all_errors(self) -> list[str]:
         """Its errors and those of its subcomponents."""
         return self.errors + [e for child in self.children for e in child.all_errors()]
+
+    def walk(self) -> Iterator[Component]:
+        """Itself, then its subcomponents, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def keep_unreadable(self, line: str) -> None:
+        self.unreadable_count += 1
+        if len(self.unreadable) < MAX_UNREADABLE_KEPT:
+            self.unreadable.append(line[:UNREADABLE_SHOWN])
 
 
 def param(params: Parameters, name: str) -> str | None:
@@ -202,9 +226,9 @@ class ComponentReader:
             try:
                 name, params, value = _split(line)
             except ValueError:
-                if self._stack:
-                    self._error(f"unreadable line {line[:60]!r}")
-                else:
+                if self._stack and self._counted():
+                    self._unreadable(line)
+                elif not self._stack:
                     stray += 1
                 continue
             name = name.upper()
@@ -235,6 +259,11 @@ class ComponentReader:
         if self._object_lines == MAX_OBJECT_LINES + 1:
             self._error(f"more than {MAX_OBJECT_LINES} lines; not read on")
         return self._object_lines <= MAX_OBJECT_LINES
+
+    def _unreadable(self, line: str) -> None:
+        top = self._stack[-1]
+        if isinstance(top, Component):  # not in a component nested too deep: skipped whole
+            top.keep_unreadable(line)
 
     def _error(self, message: str) -> None:
         """Note an error on the innermost component being built."""

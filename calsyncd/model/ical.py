@@ -17,6 +17,12 @@ Reading
     nobody expected included — and the rest of the text is read. :func:`parse_object` turns
     any problem into :class:`~calsyncd.errors.MalformedObject`.
 
+    What every client tolerates is read as they read it, and where that leaves something out
+    a *note* names it (``ParsedCalendar.notes``; the object is kept): a line that is not a
+    property (``X-APPLE-RADIUS=49.9``, no colon) unless it is one of a property the model
+    reads, an empty ``RRULE:``, a second DTSTART/DTEND/DURATION/RECURRENCE-ID with another
+    value (the first counts).
+
 Writing
     :mod:`calsyncd.model.serialize` (re-exported here): a pure function of the object, so
     writing an unchanged object twice gives the same bytes (and the same etag).
@@ -55,7 +61,7 @@ What does not survive a round trip (everything else does: ``tests/model``)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -112,6 +118,18 @@ _MARKER_PROPERTIES = {
 }
 _CONFERENCE_FALLBACKS = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL")
 _DATE_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
+_READ_PROPERTIES = frozenset(
+    {
+        *("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE"),
+        *("SUMMARY", "DESCRIPTION", "LOCATION", "STATUS", "TRANSP", "CLASS", "CATEGORIES"),
+        *("ORGANIZER", "ATTENDEE", "URL", "CONFERENCE", "SEQUENCE", "CREATED", "LAST-MODIFIED"),
+        *_CONFERENCE_FALLBACKS,
+        *_MARKER_PROPERTIES,
+    }
+)
+"""Properties the model reads into a field: a line of one that cannot be read makes its
+event unreadable, where any other unreadable line is left out with a note."""
+_NAME = re.compile(r"[A-Za-z0-9-]+")
 _DROPPED = frozenset({"DTSTAMP", "PRODID"})
 _NOT_REMINDER = frozenset({"REPEAT", "DURATION", "ATTACH", "ATTENDEE", "SUMMARY"})
 _STATUS = {
@@ -154,6 +172,9 @@ class ParsedCalendar:
 
     objects: list[CalendarObject] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What was left out or chosen while reading objects that are kept, one sentence each
+    naming the source (and the UID); never a reason to skip."""
     name: str | None = None
     """The calendar's name (``X-WR-CALNAME``), if it gives one."""
 
@@ -273,11 +294,42 @@ class _Read:
     uid: str
     event: Event
     marker: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_unreadable(event: Component) -> None:
+    """:class:`Unreadable` if a line of the VEVENT that is not a property is one the model
+    reads (``SUMMARY no colon``): leaving it out would change the event itself."""
+    for line in event.unreadable:
+        name = _NAME.match(line)
+        if name is not None and name[0].upper() in _READ_PROPERTIES:
+            raise Unreadable(f"unreadable line {line!r}")
+
+
+def _readable(event: Component) -> bool:
+    try:
+        _check_unreadable(event)
+    except Unreadable:
+        return False
+    return True
+
+
+def _left_out_lines(component: Component) -> list[str]:
+    """Notes for the lines of ``component`` and its subcomponents that are not properties."""
+    notes = []
+    for part in component.walk():
+        notes += [f"the unreadable line {line!r} is left out" for line in part.unreadable]
+        if part.unreadable_count > len(part.unreadable):
+            more = part.unreadable_count - len(part.unreadable)
+            notes.append(f"{more} more unreadable lines are left out")
+    return notes
 
 
 def _read_event(component: Component, zones: Zones) -> _Read:
     if errors := component.all_errors():
         raise Unreadable("; ".join(errors))
+    _check_unreadable(component)
+    notes = _left_out_lines(component)
     values: dict[str, Any] = {}  # Event fields, each set once by the branch that reads it
     extra: list[ExtraProperty] = []
     categories: list[str] = []
@@ -289,6 +341,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
     uid: str | None = None
     duration: str | None = None
     start_prop: Property | None = None
+    seen_once: dict[str, str] = {}  # time properties read: the rest of their line
     conference = _conference_index(component)
 
     def once(key: str, prop: Property, value: Any) -> None:
@@ -308,8 +361,13 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         elif name in _DROPPED:
             continue
         elif name in ("DTSTART", "DTEND", "RECURRENCE-ID", "DURATION"):
-            if name.lower() in values or (name == "DURATION" and duration is not None):
-                raise Unreadable(f"several {name} properties")
+            if name in seen_once:
+                if seen_once[name] != prop.line[len(name) :]:
+                    notes.append(
+                        f"several {name} properties: the first is kept, {prop.line!r} is left out"
+                    )
+                continue
+            seen_once[name] = prop.line[len(name) :]
             if name == "DURATION":
                 duration = prop.value
             elif name == "DTSTART":
@@ -344,6 +402,8 @@ def _read_event(component: Component, zones: Zones) -> _Read:
             attendees.append(Attendee(email, cn, response, role == "OPT-PARTICIPANT"))
         elif name == "URL":
             once("url", prop, prop.value.strip())
+        elif name == "RRULE" and not prop.value.strip():
+            notes.append("an empty RRULE is left out")
         elif name == "RRULE":
             if "FREQ=" not in prop.value.upper():
                 raise Unreadable(f"RRULE has no FREQ: {prop.value!r}")
@@ -400,7 +460,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         extra=tuple(extra),
         **values,
     )
-    return _Read(uid, event, marker)
+    return _Read(uid, event, marker, notes)
 
 
 def _wall_in(prop: Property, zones: Zones) -> Callable[[datetime], datetime]:
@@ -452,11 +512,12 @@ class _Objects:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[str] = []
+        self.notes: list[str] = []
         self.definitions: dict[str, Component] = {}
         self._by_name = Zones({}, {})
         self._readings: dict[str, list[_Read]] = {}  # by UID, in order of first appearance
         self._broken: dict[str, list[str]] = {}
-        self._waiting: list[tuple[int, str, bytes]] = []
+        self._waiting: list[tuple[int, str, bytes, list[str]]] = []
         self._years: dict[str, set[int]] = {}
         self._count = 0
 
@@ -464,16 +525,18 @@ class _Objects:
         """One component of a VCALENDAR, as it ends."""
         if component.name == "VTIMEZONE" and (tzid := component.first("TZID")) is not None:
             self.definitions.setdefault(tzid.value.strip(), component)
+            self.notes += [f"{self.source}: {note}" for note in _left_out_lines(component)]
         elif component.name == "VEVENT":
             self._count += 1
             uid_prop = component.first("UID")
             uid = _text(uid_prop) if uid_prop is not None else ""
             years = _zone_years(component, self._by_name)
-            if years and not component.all_errors():
+            if years and not component.all_errors() and _readable(component):
                 for name, found in years.items():
                     self._years.setdefault(name, set()).update(found)
+                # its text keeps properties only: the notes on other lines are made now
                 text = "\r\n".join(component.lines()).encode("utf-8", "surrogatepass")
-                self._waiting.append((self._count, uid, text))
+                self._waiting.append((self._count, uid, text, _left_out_lines(component)))
                 self._readings.setdefault(uid, [])
             else:
                 self._read(self._count, uid, component, self._by_name)
@@ -481,10 +544,10 @@ class _Objects:
     def objects(self) -> list[CalendarObject]:
         """Read the VEVENTs that waited for VTIMEZONEs, then assemble every object."""
         zones = Zones(self.definitions, self._years)
-        for number, uid, text in self._waiting:
+        for number, uid, text, notes in self._waiting:
             reader = ComponentReader(b"BEGIN:VCALENDAR\r\n" + text + b"\r\nEND:VCALENDAR", "")
             for component in reader:
-                self._read(number, uid, component, zones)
+                self._read(number, uid, component, zones, notes)
         self._waiting.clear()
         found: list[CalendarObject] = []
         for uid, group in self._readings.items():
@@ -494,6 +557,8 @@ class _Objects:
                 continue
             try:
                 found.append(_assemble(uid, group))
+                said = (note for reading in group for note in reading.notes)
+                self.notes += [f"{self.source}: UID {uid!r}: {note}" for note in said]
             except Unreadable as exc:
                 self.problems.append(f"{self.source}: UID {uid!r}: {exc}; object skipped")
             except Exception as exc:  # unexpected, but about this object only
@@ -502,7 +567,9 @@ class _Objects:
         self._readings.clear()
         return found
 
-    def _read(self, number: int, uid: str, component: Component, zones: Zones) -> None:
+    def _read(
+        self, number: int, uid: str, component: Component, zones: Zones, notes: Sequence[str] = ()
+    ) -> None:
         try:
             reading = _read_event(component, zones)
         except Unreadable as exc:
@@ -510,6 +577,7 @@ class _Objects:
         except Exception as exc:  # anything icalendar, dateutil or this module raises
             reason = f"{type(exc).__name__}: {exc}"
         else:
+            reading.notes = [f"VEVENT #{number}: {note}" for note in [*notes, *reading.notes]]
             self._readings.setdefault(reading.uid, []).append(reading)
             return
         if not uid:
@@ -537,8 +605,14 @@ def parse_calendar(data: bytes | str, *, source: str) -> ParsedCalendar:
     for calendar in reader.calendars:
         problems += [f"{source}: {error}" for error in calendar.errors]
     problems += found.problems
+    notes = [f"{source}: {note}" for c in reader.calendars for note in _left_out_lines(c)]
     name = next((c.first("X-WR-CALNAME") for c in reader.calendars), None)
-    return ParsedCalendar(objects, problems, _text(name) if name is not None else None)
+    return ParsedCalendar(
+        objects,
+        problems,
+        notes + found.notes,
+        name=_text(name) if name is not None else None,
+    )
 
 
 def _assemble(uid: str, group: list[_Read]) -> CalendarObject:
@@ -570,10 +644,13 @@ def _assemble(uid: str, group: list[_Read]) -> CalendarObject:
     )
 
 
-def parse_object(data: bytes | str, *, source: str) -> CalendarObject:
+def parse_object(
+    data: bytes | str, *, source: str, notes: list[str] | None = None
+) -> CalendarObject:
     """Read a text that holds exactly one calendar object (a vdir file, a CalDAV resource).
 
-    Anything short of one object read without problems raises :class:`MalformedObject`.
+    Anything short of one object read without problems raises :class:`MalformedObject`. What
+    the reader left out or chose (``ParsedCalendar.notes``) is added to ``notes``, if given.
     """
     parsed = parse_calendar(data, source=source)
     if parsed.problems:
@@ -585,4 +662,6 @@ def parse_object(data: bytes | str, *, source: str) -> CalendarObject:
             uids = ", ".join(repr(o.uid) for o in parsed.objects)
             message = f"{source}: {len(parsed.objects)} UIDs ({uids}); expected exactly one"
         raise MalformedObject(message, item=source)
+    if notes is not None:
+        notes += parsed.notes
     return parsed.objects[0]

@@ -30,6 +30,7 @@ from urllib.request import url2pathname
 
 import anyio.to_thread
 import httpx
+import structlog
 
 from calsyncd.errors import (
     AuthError,
@@ -59,6 +60,8 @@ from calsyncd.providers._http import (
     transport_detail,
 )
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
+
+log = structlog.get_logger("calsyncd.providers.ics")
 
 MAX_FEED_BYTES = 6 * 1024 * 1024
 """The largest feed read. Measured with ``calsyncd sync``, a feed of ordinary events costs
@@ -130,6 +133,8 @@ def _snapshot(data: bytes, *, label: str, version: str, max_events: int | None =
     parsed = parse_calendar(data, source=label)
     if max_events is not None and len(parsed.objects) > max_events:
         raise _TooManyEvents(len(parsed.objects))
+    for note in parsed.notes:  # objects kept, read with a change: said, never skipped
+        log.warning("item read with a change", problem=note)
     problems = list(parsed.problems)
     items: dict[str, Item] = {}
     for obj in parsed.objects:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 import anyio.to_thread
+import structlog
 
 from calsyncd.errors import (
     CalendarNotFound,
@@ -43,6 +44,8 @@ from calsyncd.model.ical import parse_object, serialize_object
 from calsyncd.providers import _files
 from calsyncd.providers._files import Listing, os_errors
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
+
+log = structlog.get_logger("calsyncd.providers.local")
 
 IfMissing = Literal["error", "create"]
 """As :data:`calsyncd.providers.registry.IfMissing` (providers do not import the registry)."""
@@ -206,10 +209,13 @@ class LocalCalendar(Calendar):
             return None
         except OSError as exc:
             return Skipped(name, f"{path}: cannot read: {exc.strerror or exc}")
+        notes: list[str] = []
         try:
-            obj = parse_object(data, source=str(path))
+            obj = parse_object(data, source=str(path), notes=notes)
         except Exception as exc:  # one broken file must never abort a listing
             return Skipped(name, _reason(path, exc))
+        for note in notes:  # kept, read with a change: said, never skipped
+            log.warning("item read with a change", problem=note)
         return Item(name, etag, obj)
 
     # -- reads and writes ---------------------------------------------------------------------

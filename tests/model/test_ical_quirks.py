@@ -9,10 +9,10 @@ the occurrences with an independent expander.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from calsyncd.model import Event, parse_calendar
+from calsyncd.model import Event, parse_calendar, parse_object
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -120,3 +120,100 @@ def test_a_utc_until_and_a_floating_series_are_left_as_they_are() -> None:
     )
     assert utc.start == datetime(2020, 4, 1, 9, 30, tzinfo=UTC)
     assert utc.rrules == ("FREQ=DAILY;UNTIL=20200403T000000Z",)
+
+
+# -- lines left out, named ---------------------------------------------------------------------
+
+
+def test_a_colonless_x_line_is_left_out_and_named_the_event_stays() -> None:
+    """Apple's structured location broken by a tool: ``X-APPLE-RADIUS=49.9`` has no colon.
+    The line is left out, a note names it, and the event (with its other unknown
+    properties) is kept."""
+    text = calendar(
+        *vevent(
+            "DTSTART;TZID=Europe/Berlin:20240920T100000",
+            "X-APPLE-STRUCTURED-LOCATION;VALUE=URI;X-TITLE=Praxis:geo:53.5,10.0",
+            "X-APPLE-RADIUS=49.91307046514149",
+            "SUMMARY:Zahnarzt",
+        )
+    )
+    parsed = parse_calendar(text, source="q.ics")
+    assert parsed.problems == []
+    assert parsed.notes == [
+        "q.ics: UID 'q@quirks.example': VEVENT #1: the unreadable line "
+        "'X-APPLE-RADIUS=49.91307046514149' is left out"
+    ]
+    (obj,) = parsed.objects
+    assert obj.first.title == "Zahnarzt"
+    assert [x.name for x in obj.first.extra] == ["X-APPLE-STRUCTURED-LOCATION"]
+    kept: list[str] = []
+    assert parse_object(text, source="q.ics", notes=kept) == obj
+    assert kept == parsed.notes
+
+
+def test_an_unreadable_line_of_a_property_the_model_reads_still_skips_the_object() -> None:
+    """Leaving out a broken SUMMARY or RRULE line would change the event itself: the object
+    is skipped, naming the line, as before."""
+    for line in ("SUMMARY no colon", "RRULE FREQ=DAILY"):
+        parsed = parse_calendar(calendar(*vevent("DTSTART:20240920T100000Z", line)), source="q")
+        assert parsed.objects == []
+        assert parsed.problems == [
+            f"q: UID 'q@quirks.example': VEVENT #1: unreadable line {line!r}; object skipped"
+        ]
+
+
+def test_unreadable_lines_in_the_calendar_and_in_an_alarm_are_notes() -> None:
+    text = calendar(
+        *vevent(
+            "DTSTART:20240920T100000Z",
+            "BEGIN:VALARM",
+            "ACTION:DISPLAY",
+            "TRIGGER;VALUE=DATE-TIME:20240920T090000Z",
+            "X-BROKEN=1",
+            "END:VALARM",
+        ),
+        header=("X-WR-CALDESC=broken",),
+    )
+    parsed = parse_calendar(text, source="q.ics")
+    assert parsed.problems == []
+    assert parsed.notes == [
+        "q.ics: the unreadable line 'X-WR-CALDESC=broken' is left out",
+        "q.ics: UID 'q@quirks.example': VEVENT #1: the unreadable line 'X-BROKEN=1' is left out",
+    ]
+    (alarm,) = parsed.objects[0].first.extra
+    assert alarm.line == (
+        "BEGIN:VALARM\nACTION:DISPLAY\nTRIGGER;VALUE=DATE-TIME:20240920T090000Z\nEND:VALARM"
+    )
+
+
+def test_an_empty_rrule_line_is_no_recurrence() -> None:
+    """A holiday-feed site writes ``RRULE:`` with nothing after it: the event is single."""
+    parsed = parse_calendar(calendar(*vevent("DTSTART;VALUE=DATE:20250704", "RRULE:")), source="q")
+    assert parsed.problems == []
+    assert parsed.notes == ["q: UID 'q@quirks.example': VEVENT #1: an empty RRULE is left out"]
+    assert parsed.objects[0].first.rrules == ()
+    assert not parsed.objects[0].first.recurring
+
+
+def test_the_first_of_several_dtstarts_is_kept_and_the_others_named() -> None:
+    parsed = parse_calendar(
+        calendar(
+            *vevent(
+                "DTSTART;VALUE=DATE:20231118",
+                "DTSTART:20231118T140000Z",
+                "DTEND:20231118T180000Z",
+            )
+        ),
+        source="q",
+    )
+    assert parsed.problems == []
+    assert parsed.notes == [
+        "q: UID 'q@quirks.example': VEVENT #1: several DTSTART properties: the first is kept, "
+        "'DTSTART:20231118T140000Z' is left out"
+    ]
+    assert parsed.objects[0].first.start == date(2023, 11, 18)
+    repeated = parse_calendar(
+        calendar(*vevent("DTSTART:20240914T130000Z", "DTSTART:20240914T130000Z")), source="q"
+    )
+    assert repeated.notes == []  # the same value twice: nothing is left out
+    assert repeated.objects[0].first.start == datetime(2024, 9, 14, 13, tzinfo=UTC)

@@ -15,10 +15,14 @@ import hashlib
 import re
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
+import structlog
+
 from calsyncd.errors import MalformedObject
 from calsyncd.model.event import CalendarObject
 from calsyncd.model.ical import parse_object, serialize_object
 from calsyncd.providers.base import Item, Skipped
+
+log = structlog.get_logger("calsyncd.caldav")
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,150}")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -109,12 +113,15 @@ def _fold(line: bytes) -> bytes:
 
 def read(item_id: str, etag: str, data: bytes) -> Item | Skipped | NotAnEvent:
     """Parse one resource body (blocking: callers batch it into worker threads)."""
+    notes: list[str] = []
     try:
-        obj = parse_object(data, source=item_id)
+        obj = parse_object(data, source=item_id, notes=notes)
     except MalformedObject as exc:
         if not _VEVENT.search(_UNFOLD.sub(b"", data)):
             return NOT_AN_EVENT
         return Skipped(item_id, str(exc))
     except Exception as exc:  # one broken resource must never abort a listing
         return Skipped(item_id, f"{item_id}: {type(exc).__name__}: {exc}")
+    for note in notes:  # kept, read with a change: said, never skipped
+        log.warning("item read with a change", problem=note)
     return Item(item_id, etag, obj)
