@@ -21,7 +21,10 @@ Reading
     a *note* names it (``ParsedCalendar.notes``; the object is kept): a line that is not a
     property (``X-APPLE-RADIUS=49.9``, no colon) unless it is one of a property the model
     reads, an empty ``RRULE:``, a second DTSTART/DTEND/DURATION/RECURRENCE-ID with another
-    value (the first counts).
+    value (the first counts), and of several VEVENTs for one event — one UID without
+    RECURRENCE-ID, or one RECURRENCE-ID, twice (an export repeating an edited event) — all
+    but the latest by SEQUENCE, then LAST-MODIFIED, then DTSTAMP (RFC 5546 2.1.5; the first
+    in the text on a tie).
 
 Writing
     :mod:`calsyncd.model.serialize` (re-exported here): a pure function of the object, so
@@ -62,6 +65,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -295,6 +299,8 @@ class _Read:
     event: Event
     marker: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    stamp: datetime | None = None  # DTSTAMP, which the model does not keep
+    number: int = 0  # VEVENT #n of the text
 
 
 def _check_unreadable(event: Component) -> None:
@@ -358,6 +364,9 @@ def _read_event(component: Component, zones: Zones) -> _Read:
             if uid is not None:
                 raise Unreadable("several UIDs")
             uid = _text(prop)
+        elif name == "DTSTAMP":
+            with suppress(Unreadable):
+                values.setdefault("dtstamp", _timestamp(prop, zones))
         elif name in _DROPPED:
             continue
         elif name in ("DTSTART", "DTEND", "RECURRENCE-ID", "DURATION"):
@@ -430,6 +439,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
 
     if not uid:
         raise Unreadable("no UID")
+    stamp: datetime | None = values.pop("dtstamp", None)
     start: When | None = values.pop("dtstart", None)
     if start is None:
         raise Unreadable("no DTSTART")
@@ -460,7 +470,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         extra=tuple(extra),
         **values,
     )
-    return _Read(uid, event, marker, notes)
+    return _Read(uid, event, marker, notes, stamp)
 
 
 def _wall_in(prop: Property, zones: Zones) -> Callable[[datetime], datetime]:
@@ -556,9 +566,9 @@ class _Objects:
                 self.problems.append(f"{self.source}: UID {uid!r}: {reasons}; object skipped")
                 continue
             try:
-                found.append(_assemble(uid, group))
-                said = (note for reading in group for note in reading.notes)
-                self.notes += [f"{self.source}: UID {uid!r}: {note}" for note in said]
+                obj, notes = _assemble(uid, group)
+                found.append(obj)
+                self.notes += [f"{self.source}: UID {uid!r}: {note}" for note in notes]
             except Unreadable as exc:
                 self.problems.append(f"{self.source}: UID {uid!r}: {exc}; object skipped")
             except Exception as exc:  # unexpected, but about this object only
@@ -578,6 +588,7 @@ class _Objects:
             reason = f"{type(exc).__name__}: {exc}"
         else:
             reading.notes = [f"VEVENT #{number}: {note}" for note in [*notes, *reading.notes]]
+            reading.number = number
             self._readings.setdefault(reading.uid, []).append(reading)
             return
         if not uid:
@@ -615,17 +626,47 @@ def parse_calendar(data: bytes | str, *, source: str) -> ParsedCalendar:
     )
 
 
-def _assemble(uid: str, group: list[_Read]) -> CalendarObject:
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _version(reading: _Read) -> tuple[int, datetime, datetime]:
+    """How recent a version of an event is (RFC 5546 2.1.5): SEQUENCE, then LAST-MODIFIED,
+    then DTSTAMP; unknown counts as oldest."""
+    event = reading.event
+    modified = _OLDEST if event.last_modified is None else event.last_modified.astimezone(UTC)
+    stamp = _OLDEST if reading.stamp is None else reading.stamp.astimezone(UTC)
+    return event.sequence, modified, stamp
+
+
+def _latest(versions: list[_Read], what: str, notes: list[str]) -> _Read:
+    """The latest of several VEVENTs for one event (the first on a tie), said in ``notes``."""
+    kept = max(versions, key=_version)  # the first of equals
+    if len(versions) > 1:
+        others = [f"VEVENT #{r.number}" for r in versions if r is not kept]
+        verb = "is" if len(others) == 1 else "are"
+        notes.append(
+            f"{len(versions)} VEVENTs {what}: VEVENT #{kept.number} is kept, the latest by "
+            f"SEQUENCE, LAST-MODIFIED and DTSTAMP; {', '.join(others)} {verb} left out"
+        )
+    return kept
+
+
+def _assemble(uid: str, group: list[_Read]) -> tuple[CalendarObject, list[str]]:
+    """The object of one UID's VEVENTs, and the notes on what reading it left out."""
+    notes: list[str] = []
     masters = [r for r in group if r.event.recurrence_id is None]
-    if len(masters) > 1:
-        raise Unreadable(f"{len(masters)} VEVENTs without RECURRENCE-ID")
-    overrides: dict[When, _Read] = {}
+    if masters:
+        masters = [_latest(masters, "without RECURRENCE-ID", notes)]
+    by_rid: dict[When, list[_Read]] = {}
     for reading in group:
-        rid = reading.event.recurrence_id
-        if rid is not None:
-            if rid in overrides:
-                raise Unreadable(f"two VEVENTs with RECURRENCE-ID {rid.isoformat()}")
-            overrides[rid] = reading
+        if (rid := reading.event.recurrence_id) is not None:
+            by_rid.setdefault(rid, []).append(reading)
+    overrides = {
+        rid: _latest(versions, f"with RECURRENCE-ID {rid.isoformat()}", notes)
+        for rid, versions in by_rid.items()
+    }
+    kept = masters + list(overrides.values())
+    notes[:0] = [note for r in group if any(r is k for k in kept) for note in r.notes]
     ordered = masters + sorted(overrides.values(), key=lambda r: sort_key(r.event.recurrence_id))
     found = ordered[0].marker
     marker = Marker(**found) if len(found) == len(_MARKER_PROPERTIES) else None
@@ -636,12 +677,13 @@ def _assemble(uid: str, group: list[_Read]) -> CalendarObject:
         kept = tuple(x for x in event.extra if x.name not in _MARKER_PROPERTIES)
         return replace(event, extra=kept)
 
-    return CalendarObject(
+    obj = CalendarObject(
         uid=uid,
         master=clean(masters[0].event) if masters else None,
         overrides={rid: clean(r.event) for rid, r in overrides.items()},
         marker=marker,
     )
+    return obj, notes
 
 
 def parse_object(

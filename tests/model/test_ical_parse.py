@@ -382,19 +382,23 @@ def test_invalid_utf8_is_a_problem() -> None:
     assert parsed.objects[0].first.title == "Fl\ufffdating time with an odd UID"
 
 
-def test_duplicate_masters_and_overrides() -> None:
+def test_duplicate_masters_and_overrides_keep_one_version() -> None:
+    """More in test_ical_quirks: which version is kept."""
     event = "BEGIN:VEVENT\r\nUID:dup\r\nDTSTART:20240101T100000Z\r\n{rid}END:VEVENT\r\n"
     rid = "RECURRENCE-ID:20240102T100000Z\r\n"
     two_masters = f"BEGIN:VCALENDAR\r\n{event.format(rid='')}{event.format(rid='')}END:VCALENDAR"
     parsed = parse_calendar(two_masters, source="s")
-    assert parsed.problems == ["s: UID 'dup': 2 VEVENTs without RECURRENCE-ID; object skipped"]
+    assert parsed.problems == []
+    assert parsed.notes == [
+        "s: UID 'dup': 2 VEVENTs without RECURRENCE-ID: VEVENT #1 is kept, the latest by "
+        "SEQUENCE, LAST-MODIFIED and DTSTAMP; VEVENT #2 is left out"
+    ]
     two_overrides = (
         f"BEGIN:VCALENDAR\r\n{event.format(rid=rid)}{event.format(rid=rid)}END:VCALENDAR"
     )
     parsed = parse_calendar(two_overrides, source="s")
-    assert parsed.problems == [
-        "s: UID 'dup': two VEVENTs with RECURRENCE-ID 2024-01-02T10:00:00+00:00; object skipped"
-    ]
+    assert parsed.problems == []
+    assert list(parsed.objects[0].overrides) == [datetime(2024, 1, 2, 10, tzinfo=UTC)]
 
 
 def test_orphan_overrides_make_an_object_without_master() -> None:

@@ -217,3 +217,90 @@ def test_the_first_of_several_dtstarts_is_kept_and_the_others_named() -> None:
     )
     assert repeated.notes == []  # the same value twice: nothing is left out
     assert repeated.objects[0].first.start == datetime(2024, 9, 14, 13, tzinfo=UTC)
+
+
+# -- two versions of one event -----------------------------------------------------------------
+
+
+def test_of_two_versions_of_an_event_the_latest_by_sequence_is_kept() -> None:
+    """An invitation imported twice (Nextcloud export): the same UID, no RECURRENCE-ID. RFC
+    5546 says which one is current: the higher SEQUENCE, then the later LAST-MODIFIED or
+    DTSTAMP. The object is kept with that version; a note says which."""
+    text = calendar(
+        "BEGIN:VEVENT",
+        "UID:train@rail.example",
+        "DTSTAMP:20221012T201911Z",
+        "LAST-MODIFIED:20221012T201911Z",
+        "SEQUENCE:2",
+        "DTSTART:20221221T110400Z",
+        "SUMMARY:Zug nach Hamburg",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:train@rail.example",
+        "DTSTAMP:20221012T201830Z",
+        "LAST-MODIFIED:20221012T201830Z",
+        "SEQUENCE:1",
+        "DTSTART:20221221T100400Z",
+        "SUMMARY:Zug nach Hamburg",
+        "END:VEVENT",
+    )
+    parsed = parse_calendar(text, source="q")
+    assert parsed.problems == []
+    (obj,) = parsed.objects
+    assert obj.first.start == datetime(2022, 12, 21, 11, 4, tzinfo=UTC)
+    assert obj.first.sequence == 2
+    assert parsed.notes == [
+        "q: UID 'train@rail.example': 2 VEVENTs without RECURRENCE-ID: VEVENT #1 is kept, the "
+        "latest by SEQUENCE, LAST-MODIFIED and DTSTAMP; VEVENT #2 is left out"
+    ]
+
+
+def test_of_two_overrides_of_one_occurrence_last_modified_then_dtstamp_decide() -> None:
+    series = (
+        "BEGIN:VEVENT",
+        "UID:retro@q.example",
+        "DTSTAMP:20250101T000000Z",
+        "DTSTART:20250106T090000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=5",
+        "END:VEVENT",
+    )
+
+    def override(day: int, stamp: str, *extra: str) -> tuple[str, ...]:
+        return (
+            "BEGIN:VEVENT",
+            "UID:retro@q.example",
+            f"DTSTAMP:{stamp}",
+            "RECURRENCE-ID:20250113T090000Z",
+            f"DTSTART:202501{day}T090000Z",
+            "SEQUENCE:1",
+            *extra,
+            "END:VEVENT",
+        )
+
+    rid = datetime(2025, 1, 13, 9, tzinfo=UTC)
+    by_stamp = parse_calendar(
+        calendar(*series, *override(14, "20250105T000000Z"), *override(15, "20250108T000000Z")),
+        source="q",
+    )
+    assert by_stamp.problems == []
+    assert by_stamp.objects[0].overrides[rid].start == datetime(2025, 1, 15, 9, tzinfo=UTC)
+    assert by_stamp.notes == [
+        "q: UID 'retro@q.example': 2 VEVENTs with RECURRENCE-ID 2025-01-13T09:00:00+00:00: "
+        "VEVENT #3 is kept, the latest by SEQUENCE, LAST-MODIFIED and DTSTAMP; VEVENT #2 is "
+        "left out"
+    ]
+    modified = "LAST-MODIFIED:20250109T000000Z"
+    by_modified = parse_calendar(
+        calendar(
+            *series,
+            *override(14, "20250105T000000Z", modified),
+            *override(15, "20250108T000000Z"),
+        ),
+        source="q",
+    )
+    assert by_modified.objects[0].overrides[rid].start == datetime(2025, 1, 14, 9, tzinfo=UTC)
+    tie = parse_calendar(
+        calendar(*series, *override(14, "20250105T000000Z"), *override(15, "20250105T000000Z")),
+        source="q",
+    )
+    assert tie.objects[0].overrides[rid].start == datetime(2025, 1, 14, 9, tzinfo=UTC)
