@@ -57,6 +57,8 @@ What does not survive a round trip (everything else does: ``tests/model``)
     * CREATED and LAST-MODIFIED are written in UTC, as RFC 5545 requires;
     * an RRULE's UNTIL written as a floating time or a date beside a zoned DTSTART is read in
       DTSTART's zone (a date from its first moment) and written in UTC, as RFC 5545 requires;
+    * floating times of a calendar that names its zone in ``X-WR-TIMEZONE`` are read, and
+      written, in that zone (:mod:`calsyncd.model.floating`);
     * a custom VTIMEZONE becomes the IANA zone with the same offsets over the years the
       calendar uses it, else its times are converted to UTC.
 """
@@ -67,7 +69,7 @@ import re
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from icalendar import (
@@ -102,6 +104,7 @@ from calsyncd.model.event import (
     When,
     sort_key,
 )
+from calsyncd.model.floating import calendar_zone, in_zone
 from calsyncd.model.recurrence import conform_until, parse_rule
 from calsyncd.model.serialize import DEFAULT_PRODID, serialize_calendar, serialize_object
 from calsyncd.model.vtimezone import Zones
@@ -301,6 +304,7 @@ class _Read:
     notes: list[str] = field(default_factory=list)
     stamp: datetime | None = None  # DTSTAMP, which the model does not keep
     number: int = 0  # VEVENT #n of the text
+    calendar: int = 0  # which VCALENDAR of the text it is in
 
 
 def _check_unreadable(event: Component) -> None:
@@ -527,12 +531,12 @@ class _Objects:
         self._by_name = Zones({}, {})
         self._readings: dict[str, list[_Read]] = {}  # by UID, in order of first appearance
         self._broken: dict[str, list[str]] = {}
-        self._waiting: list[tuple[int, str, bytes, list[str]]] = []
+        self._waiting: list[tuple[int, int, str, bytes, list[str]]] = []
         self._years: dict[str, set[int]] = {}
         self._count = 0
 
-    def add(self, component: Component) -> None:
-        """One component of a VCALENDAR, as it ends."""
+    def add(self, component: Component, calendar: int) -> None:
+        """One component of the ``calendar``-th VCALENDAR, as it ends."""
         if component.name == "VTIMEZONE" and (tzid := component.first("TZID")) is not None:
             self.definitions.setdefault(tzid.value.strip(), component)
             self.notes += [f"{self.source}: {note}" for note in _left_out_lines(component)]
@@ -546,18 +550,21 @@ class _Objects:
                     self._years.setdefault(name, set()).update(found)
                 # its text keeps properties only: the notes on other lines are made now
                 text = "\r\n".join(component.lines()).encode("utf-8", "surrogatepass")
-                self._waiting.append((self._count, uid, text, _left_out_lines(component)))
+                notes = _left_out_lines(component)
+                self._waiting.append((self._count, calendar, uid, text, notes))
                 self._readings.setdefault(uid, [])
             else:
-                self._read(self._count, uid, component, self._by_name)
+                self._read(self._count, calendar, uid, component, zones=self._by_name)
 
-    def objects(self) -> list[CalendarObject]:
-        """Read the VEVENTs that waited for VTIMEZONEs, then assemble every object."""
+    def objects(self, floating: Sequence[tzinfo | None]) -> list[CalendarObject]:
+        """Read the VEVENTs that waited for VTIMEZONEs, then assemble every object.
+
+        ``floating`` is the zone each VCALENDAR means its floating times in, if any."""
         zones = Zones(self.definitions, self._years)
-        for number, uid, text, notes in self._waiting:
+        for number, calendar, uid, text, notes in self._waiting:
             reader = ComponentReader(b"BEGIN:VCALENDAR\r\n" + text + b"\r\nEND:VCALENDAR", "")
             for component in reader:
-                self._read(number, uid, component, zones, notes)
+                self._read(number, calendar, uid, component, zones=zones, notes=notes)
         self._waiting.clear()
         found: list[CalendarObject] = []
         for uid, group in self._readings.items():
@@ -565,6 +572,10 @@ class _Objects:
                 reasons = "; ".join(self._broken[uid])
                 self.problems.append(f"{self.source}: UID {uid!r}: {reasons}; object skipped")
                 continue
+            for reading in group:
+                zone = floating[reading.calendar] if reading.calendar < len(floating) else None
+                if zone is not None:
+                    reading.event = in_zone(reading.event, zone)
             try:
                 obj, notes = _assemble(uid, group)
                 found.append(obj)
@@ -578,7 +589,14 @@ class _Objects:
         return found
 
     def _read(
-        self, number: int, uid: str, component: Component, zones: Zones, notes: Sequence[str] = ()
+        self,
+        number: int,
+        calendar: int,
+        uid: str,
+        component: Component,
+        *,
+        zones: Zones,
+        notes: Sequence[str] = (),
     ) -> None:
         try:
             reading = _read_event(component, zones)
@@ -589,6 +607,7 @@ class _Objects:
         else:
             reading.notes = [f"VEVENT #{number}: {note}" for note in [*notes, *reading.notes]]
             reading.number = number
+            reading.calendar = calendar
             self._readings.setdefault(reading.uid, []).append(reading)
             return
         if not uid:
@@ -610,13 +629,23 @@ def parse_calendar(data: bytes | str, *, source: str) -> ParsedCalendar:
     found = _Objects(source)
     for component in reader:
         checkpoint()  # read in a worker thread: stop here once its cycle is cancelled
-        found.add(component)
-    objects = found.objects()
+        found.add(component, len(reader.calendars))
+    notes = [f"{source}: {note}" for c in reader.calendars for note in _left_out_lines(c)]
+    floating: list[tzinfo | None] = []
+    for calendar in reader.calendars:
+        name = calendar.first("X-WR-TIMEZONE")
+        zone = None if name is None else calendar_zone(_text(name))
+        if name is not None and zone is None:
+            notes.append(
+                f"{source}: X-WR-TIMEZONE {_text(name)!r} names no time zone: its floating "
+                "times stay floating"
+            )
+        floating.append(zone)
+    objects = found.objects(floating)
     problems = reader.problems
     for calendar in reader.calendars:
         problems += [f"{source}: {error}" for error in calendar.errors]
     problems += found.problems
-    notes = [f"{source}: {note}" for c in reader.calendars for note in _left_out_lines(c)]
     name = next((c.first("X-WR-CALNAME") for c in reader.calendars), None)
     return ParsedCalendar(
         objects,

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from calsyncd.model import Event, parse_calendar, parse_object
 
+from .helpers import zone_of
+
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -304,3 +306,61 @@ def test_of_two_overrides_of_one_occurrence_last_modified_then_dtstamp_decide() 
         source="q",
     )
     assert tie.objects[0].overrides[rid].start == datetime(2025, 1, 14, 9, tzinfo=UTC)
+
+
+# -- X-WR-TIMEZONE -------------------------------------------------------------------------------
+
+
+def test_floating_times_are_read_in_the_calendars_x_wr_timezone() -> None:
+    """A feed re-exported by Google: floating times, meant in the calendar's X-WR-TIMEZONE
+    (clients read them so). Every date-time of the event is read in that zone — start, end,
+    recurrence-id, RDATE, EXDATE — and a floating UNTIL is then written in UTC; dates and
+    times with a zone of their own stay as they are."""
+    sydney = ZoneInfo("Australia/Sydney")
+    text = calendar(
+        *vevent(
+            "DTSTART:20230911T063000",
+            "DTEND:20230911T073000",
+            "RRULE:FREQ=WEEKLY;UNTIL=20231030T000000;BYDAY=MO",
+            "EXDATE:20230918T063000",
+            "RDATE;TZID=Europe/Berlin:20230920T090000",
+            uid="yoga@studio.example",
+        ),
+        *vevent(
+            "RECURRENCE-ID:20231002T063000",
+            "DTSTART:20231003T063000",
+            "DTEND:20231003T073000Z",
+            uid="yoga@studio.example",
+        ),
+        *vevent("DTSTART;VALUE=DATE:20231225", uid="xmas@studio.example"),
+        header=("X-WR-CALNAME:Yoga", "X-WR-TIMEZONE:Australia/Sydney"),
+    )
+    parsed = parse_calendar(text, source="q")
+    assert parsed.problems == []
+    assert parsed.notes == []
+    yoga, xmas = parsed.objects
+    assert yoga.master is not None
+    assert yoga.master.start == datetime(2023, 9, 11, 6, 30, tzinfo=sydney)
+    assert zone_of(yoga.master.start) == "zoneinfo:Australia/Sydney"
+    assert zone_of(yoga.master.end) == "zoneinfo:Australia/Sydney"
+    assert yoga.master.exdates == (datetime(2023, 9, 18, 6, 30, tzinfo=sydney),)
+    assert zone_of(yoga.master.rdates[0]) == "zoneinfo:Europe/Berlin"
+    # 2023-10-30 00:00 in Sydney (+11:00 from October) is 13:00Z the day before
+    assert yoga.master.rrules == ("FREQ=WEEKLY;UNTIL=20231029T130000Z;BYDAY=MO",)
+    rid = datetime(2023, 10, 2, 6, 30, tzinfo=sydney)
+    assert list(yoga.overrides) == [rid]
+    assert zone_of(yoga.overrides[rid].recurrence_id) == "zoneinfo:Australia/Sydney"
+    assert yoga.overrides[rid].end == datetime(2023, 10, 3, 7, 30, tzinfo=UTC)
+    assert xmas.first.start == date(2023, 12, 25)
+
+
+def test_an_x_wr_timezone_no_zone_explains_leaves_floating_times_floating() -> None:
+    parsed = parse_calendar(
+        calendar(*vevent("DTSTART:20230911T063000"), header=("X-WR-TIMEZONE:Mars/Olympus",)),
+        source="q",
+    )
+    assert parsed.problems == []
+    assert parsed.objects[0].first.start == datetime(2023, 9, 11, 6, 30)
+    assert parsed.notes == [
+        "q: X-WR-TIMEZONE 'Mars/Olympus' names no time zone: its floating times stay floating"
+    ]
