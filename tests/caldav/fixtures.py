@@ -1,19 +1,24 @@
 """Pytest fixtures for the CalDAV servers, shared by ``tests/caldav`` and the conformance run.
 
-One Radicale and one Xandikos serve the whole session, whichever test folder asks first (the
-fixtures may be imported into several modules: a reference count stops each server after
-its last user); every test gets fresh calendars on them.
+One Radicale, one Xandikos and one Cyrus serve the whole session, whichever test folder asks
+first (the fixtures may be imported into several modules: a reference count stops each server
+after its last user); every test gets fresh calendars on them.
+
+Cyrus comes from Debian packages that ``make test`` installs; where they are missing its tests
+are skipped saying so — except under ``CI``, where that is a failure.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from caldav import cyrus
 from caldav.servers import KINDS, DavServer, Kind, start
 
 
@@ -45,6 +50,10 @@ atexit.register(_POOL.stop_all)  # an interrupted session still leaves no server
 
 
 def _shared(kind: Kind, factory: pytest.TempPathFactory) -> Iterator[DavServer]:
+    if kind == "cyrus" and (reason := cyrus.missing()) is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"Cyrus is needed under CI: {reason}")
+        pytest.skip(reason)
     server = _POOL.acquire(kind, factory.mktemp(kind))
     yield server
     _POOL.release(kind)
@@ -60,6 +69,11 @@ def xandikos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavSer
     yield from _shared("xandikos", tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def cyrus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
+    yield from _shared("cyrus", tmp_path_factory)
+
+
 @pytest.fixture(scope="session", params=KINDS)
 def dav_server(request: pytest.FixtureRequest) -> DavServer:
     """Each test that uses it runs once per server."""
@@ -68,6 +82,15 @@ def dav_server(request: pytest.FixtureRequest) -> DavServer:
 
 
 @pytest.fixture
-def dav_calendar(dav_server: DavServer) -> str:
-    """The path of a new, empty calendar on ``dav_server``."""
-    return dav_server.make_calendar()
+def dav_calendar(dav_server: DavServer) -> Iterator[str]:
+    """The path of a new, empty calendar on ``dav_server`` (see :func:`fresh_calendar`)."""
+    yield from fresh_calendar(dav_server)
+
+
+def fresh_calendar(server: DavServer) -> Iterator[str]:
+    """A new calendar for one test. On Cyrus it is deleted after the test: Cyrus allows a UID
+    once per account, and the tests of a session share one account."""
+    path = server.make_calendar()
+    yield path
+    if server.kind == "cyrus":
+        server.remove_calendar(path)

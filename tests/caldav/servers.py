@@ -1,13 +1,15 @@
-"""Real CalDAV servers for the tests: Radicale and Xandikos as subprocesses on loopback.
+"""Real CalDAV servers for the tests: Radicale, Xandikos and Cyrus IMAP as subprocesses on
+loopback.
 
 :func:`start` runs one in a folder (its storage, state and log), on a free port, and returns
 once it answers; :meth:`DavServer.stop` ends it. Calendars are made with ``MKCALENDAR``
 (:meth:`DavServer.make_calendar`) or, for big ones, written straight into the storage before
-the server starts (:func:`prefill`): Radicale keeps one file per object in a folder,
-Xandikos one git repository per calendar.
+the server starts (:func:`prefill`; Radicale and Xandikos only): Radicale keeps one file per
+object in a folder, Xandikos one git repository per calendar.
 
 Radicale runs with htpasswd auth (``alice``/``secret``, so Basic auth is exercised for real);
-Xandikos has no auth without TLS and serves ``/alice/`` to anyone.
+Xandikos has no auth without TLS and serves ``/alice/`` to anyone; Cyrus checks Basic auth
+through SASL, accepting any password (:mod:`caldav.cyrus` says how it is run).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from typing import Literal
 import httpx
 from pydantic import SecretStr
 
+from caldav import cyrus
 from calsyncd.providers.caldav import Auth, CaldavCalendar, Retry
 from calsyncd.providers.caldav.davxml import mkcalendar
 
-Kind = Literal["radicale", "xandikos"]
-KINDS: tuple[Kind, ...] = ("radicale", "xandikos")
+Kind = Literal["radicale", "xandikos", "cyrus"]
+KINDS: tuple[Kind, ...] = ("radicale", "xandikos", "cyrus")
 USER = "alice"
 PASSWORD = "secret"
 START_TIMEOUT = 30.0
@@ -70,6 +73,8 @@ class DavServer:
     folder: Path
     port: int
     process: subprocess.Popen[bytes]
+    scratch: Path | None = None
+    """Cyrus: the folder of its configuration and spool (see :mod:`caldav.cyrus`)."""
 
     @property
     def url(self) -> str:
@@ -77,11 +82,15 @@ class DavServer:
 
     @property
     def home(self) -> str:
-        return f"/{USER}/" if self.kind == "radicale" else f"/{USER}/calendars/"
+        return {
+            "radicale": f"/{USER}/",
+            "xandikos": f"/{USER}/calendars/",
+            "cyrus": f"/dav/calendars/user/{USER}/",
+        }[self.kind]
 
     @property
     def auth(self) -> tuple[str, str] | None:
-        return (USER, PASSWORD) if self.kind == "radicale" else None
+        return None if self.kind == "xandikos" else (USER, PASSWORD)
 
     @property
     def log(self) -> Path:
@@ -101,15 +110,23 @@ class DavServer:
     def make_calendar(self, name: str | None = None, displayname: str | None = None) -> str:
         """Create a calendar (``MKCALENDAR``); returns its path."""
         path = self.path(name or f"cal-{uuid.uuid4().hex[:12]}")
+        # Cyrus 3.6 fails an assertion (500) on a body setting no property: send none.
+        body = b"" if displayname is None and self.kind == "cyrus" else mkcalendar(displayname)
         with self.client() as client:
             answer = client.request(
                 "MKCALENDAR",
                 path,
-                content=mkcalendar(displayname),
-                headers={"Content-Type": "application/xml; charset=utf-8"},
+                content=body,
+                headers={"Content-Type": "application/xml; charset=utf-8"} if body else {},
             )
         assert answer.status_code == 201, (answer.status_code, answer.text)
         return path
+
+    def remove_calendar(self, path: str) -> None:
+        """Delete a calendar and everything in it."""
+        with self.client() as client:
+            answer = client.delete(path)
+        assert answer.status_code in (200, 204, 404), (answer.status_code, answer.text)
 
     def open(
         self,
@@ -134,20 +151,24 @@ class DavServer:
 
     def credentials(self) -> Auth | None:
         """What a connection to this server is configured with."""
-        return Auth(USER, SecretStr(PASSWORD)) if self.kind == "radicale" else None
+        return None if self.kind == "xandikos" else Auth(USER, SecretStr(PASSWORD))
 
     def stop(self) -> None:
         if self.alive:
-            self.process.terminate()
+            self.process.terminate()  # Cyrus's master ends its services before it exits
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if self.scratch is not None:
+            cyrus.remove(self.scratch, self.folder)
 
 
 def storage(kind: Kind, folder: Path) -> Path:
-    """Where a server started in ``folder`` keeps the calendars of ``alice``."""
+    """Where a server started in ``folder`` keeps the calendars of ``alice`` (Radicale and
+    Xandikos: Cyrus keeps them in mailboxes)."""
+    assert kind != "cyrus", "Cyrus's storage is not written behind its back"
     if kind == "radicale":
         return folder / "collections" / "collection-root" / USER
     return folder / "data" / USER / "calendars"
@@ -192,27 +213,43 @@ def start(kind: Kind, folder: Path, *, radicale_settings: str = "") -> DavServer
     ``radicale_settings`` (INI sections) are added to Radicale's configuration."""
     folder.mkdir(parents=True, exist_ok=True)
     for _ in range(3):
-        port = free_port()
-        command = _command(kind, folder, port, radicale_settings)
+        port, imap_port, scratch = free_port(), free_port(), None
+        if kind == "cyrus":
+            scratch = cyrus.scratch(folder)
+            command = cyrus.configure(scratch, port, imap_port, USER)
+        else:
+            command = _command(kind, folder, port, radicale_settings)
         with (folder / "server.log").open("ab") as log:
             process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # Cyrus's master ends by signalling its whole process group: give it its own,
+                # or it also ends the other test workers' servers.
+                start_new_session=kind == "cyrus",
             )
-        server = DavServer(kind, folder, port, process)
-        if _wait_ready(server):
+        server = DavServer(kind, folder, port, process, scratch)
+        if _wait_ready(server, imap_port):
             return server
         server.stop()
     raise RuntimeError(f"{kind} did not start; log:\n{server.log.read_text()[-4000:]}")
 
 
-def _wait_ready(server: DavServer) -> bool:
+def _wait_ready(server: DavServer, imap_port: int) -> bool:
+    """Whether the server answers before :data:`START_TIMEOUT` (Cyrus: once the user is
+    provisioned over IMAP)."""
     deadline = time.monotonic() + START_TIMEOUT
+    provisioned = server.kind != "cyrus"
     while time.monotonic() < deadline:
         if not server.alive:
             return False
-        with contextlib.suppress(httpx.TransportError), server.client() as client:
-            if client.request("OPTIONS", server.home).status_code < 500:
-                return True
+        if not provisioned:
+            provisioned = cyrus.provision(imap_port, USER, PASSWORD, timeout=5.0)
+        else:
+            with contextlib.suppress(httpx.TransportError), server.client() as client:
+                if client.request("OPTIONS", server.home).status_code < 500:
+                    return True
         time.sleep(0.05)
     return False
 
