@@ -4,9 +4,12 @@ A focused client over the shared :class:`httpx.AsyncClient` — PROPFIND, REPORT
 DELETE and XML from the standard library — rather than a CalDAV library, to keep one async
 HTTP stack and full control of sync-collection. Modules: :mod:`.client` (auth, retries,
 bounded concurrency, bounded answers, error translation), :mod:`.discovery` (finding the
-collection), :mod:`.davxml` (request bodies and multistatus parsing), :mod:`.listings` (what
-is kept of each multistatus), :mod:`.resources` (hrefs and bodies), :mod:`.calendar` (the
+collection), :mod:`.davxml` (request bodies, multistatus and ``DAV:error`` parsing),
+:mod:`.listings` (what is kept of each multistatus), :mod:`.resources` (hrefs and bodies),
+:mod:`.refusals` (what a refused write means), :mod:`.calendar` (the
 :class:`~calsyncd.providers.base.Calendar`).
+
+Tested against Radicale, Xandikos and Cyrus IMAP 3.6 (the server Fastmail runs).
 
 Ids, etags, cursors
     The item id is the resource's absolute path on the server (canonically percent-encoded);
@@ -24,7 +27,7 @@ Listings
     the collection means the answer was truncated and is continued from the new token — as
     long as each round brings a new token and a new member: three rounds in a row without
     progress, or 1,000 rounds in all, fail the listing (a temporary error). A
-    rejected token (``valid-sync-token``: Radicale 403, Xandikos 412) or a collection gone
+    rejected token (``valid-sync-token``: Radicale and Cyrus 403, Xandikos 412) or a collection gone
     from its remembered URL gives a full listing. Without a cursor: ``sync-collection`` from
     the empty token lists every member with the token in one answer. Bodies come by
     ``calendar-multiget`` in batches of 200 hrefs (Radicale answers no REPORT carrying more
@@ -38,9 +41,16 @@ Writes
     A create PUTs ``{collection}{key}.ics`` with ``If-None-Match: *``; a ``412`` means the
     resource exists (an earlier attempt made it) and the existing object is returned.
     Updates and deletes send ``If-Match``: ``412`` is :class:`PreconditionFailed` (or
-    :class:`NotFound` when the resource is gone), ``404`` :class:`NotFound`. A UID already
-    used at another href (``no-uid-conflict``: Radicale 409, Xandikos 412) is
-    :class:`PreconditionFailed`, so the engine re-plans and adopts the object. A PUT answered
+    :class:`NotFound` when the resource is gone — read right after; if that read fails, the
+    write is still :class:`PreconditionFailed`, a problem of the object), ``404``
+    :class:`NotFound`. Reads of one object (``GET``, ``HEAD``) ask for the identity encoding:
+    Cyrus gives a gzipped answer a weak ETag no ``If-Match`` matches, and fails a gzipped
+    ``HEAD``. A write refused with a precondition (``DAV:error`` body of a 403, 409, 412 or
+    507) is reported as that precondition, in words, about the object (:mod:`.refusals`): a
+    UID already used in the calendar (``no-uid-conflict``: Radicale 409, Xandikos 412; Cyrus
+    403 ``unique-scheduling-object-resource``) is :class:`PreconditionFailed`, so the engine
+    re-plans and adopts the object; one used in another calendar of the account (Cyrus allows
+    a UID once per account) is an :class:`ItemError` naming the other object. A PUT answered
     without ``ETag`` (the server altered the data) is read back. Copies carry
     ``SCHEDULE-AGENT=CLIENT`` on ORGANIZER and ATTENDEE so servers send no invitations.
 

@@ -24,7 +24,7 @@ from calsyncd.errors import (
 from calsyncd.model.event import CalendarObject
 from calsyncd.providers import _files
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
-from calsyncd.providers.caldav import davxml, discovery, resources
+from calsyncd.providers.caldav import davxml, discovery, refusals, resources
 from calsyncd.providers.caldav.client import XML, Answer, Auth, DavClient, Retry, label
 from calsyncd.providers.caldav.listings import Etags, First, Members, Wanted
 from calsyncd.providers.caldav.resources import NotAnEvent
@@ -46,23 +46,12 @@ which the listing fails: the server is not going anywhere."""
 _REFUSED_BATCH = frozenset({400, 413, 507})
 _NO_SYNC = frozenset({400, 405, 415, 501})
 _BAD_TOKEN = frozenset({403, 409, 412})
-_WRITE_ACCEPT = frozenset({400, 403, 404, 409, 412, 413, 415})
-_CONTENT_CONDITIONS = frozenset(
-    davxml.cal(name)
-    for name in (
-        "supported-calendar-data",
-        "valid-calendar-data",
-        "valid-calendar-object-resource",
-        "supported-calendar-component",
-        "max-resource-size",
-        "min-date-time",
-        "max-date-time",
-        "max-instances",
-        "max-attendees-per-instance",
-    )
-)
-_UID_CONFLICT = davxml.cal("no-uid-conflict")
+_WRITE_ACCEPT = frozenset({400, 403, 404, 409, 412, 413, 415, 507})
 _TEXT_CALENDAR = "text/calendar; charset=utf-8"
+_IDENTITY = {"Accept-Encoding": "identity"}
+"""Sent with reads of one object (GET, HEAD): a compressed representation may carry another
+ETag than the one writes match — Cyrus 3.6 gives a gzipped GET a weak ``W/`` ETag, which no
+``If-Match`` matches, and answers a HEAD accepting gzip with 500 (its worker dies)."""
 
 
 class _TokenRejected(Exception):
@@ -466,7 +455,7 @@ class CaldavCalendar(Calendar):
     async def get(self, item_id: str) -> Item:
         url = await self._url_of(item_id)
         answer = await self._dav.request(
-            "GET", url, headers={"Accept": "text/calendar"}, accept={404, 410}
+            "GET", url, headers={"Accept": "text/calendar", **_IDENTITY}, accept={404, 410}
         )
         if answer.status in (404, 410):
             raise NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
@@ -495,7 +484,7 @@ class CaldavCalendar(Calendar):
         raise NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
 
     async def _exists(self, url: str) -> bool:
-        answer = await self._dav.request("HEAD", url, accept={404, 405, 410})
+        answer = await self._dav.request("HEAD", url, headers=_IDENTITY, accept={404, 405, 410})
         if answer.status == 405:  # HEAD not allowed: ask for the etag instead
             answer = await self._propfind(url, davxml.GETETAG, {404, 410})
             if answer.status == 207:
@@ -524,8 +513,8 @@ class CaldavCalendar(Calendar):
             answer = await self._put(url, obj, {"If-None-Match": "*"})
             if answer.status < 300:
                 return await self._written(answer, item_id, url, obj)
-            if answer.status != 412 or _UID_CONFLICT in davxml.conditions(answer.body):
-                raise self._write_error("PUT", item_id, answer)
+            if answer.status != 412 or davxml.conditions(answer.body):
+                raise self._write_error("PUT", item_id, answer, obj.uid)
             try:  # made before, by us or an earlier attempt of this create
                 return await self.get(item_id)
             except NotFound:
@@ -537,7 +526,7 @@ class CaldavCalendar(Calendar):
         answer = await self._put(url, obj, {"If-Match": etag})
         if answer.status < 300:
             return await self._written(answer, item_id, url, obj)
-        raise await self._conditional_error("PUT", item_id, url, answer)
+        raise await self._conditional_error("PUT", item_id, url, answer, obj.uid)
 
     async def _delete(self, item_id: str, etag: str) -> None:
         url = await self._url_of(item_id)
@@ -558,35 +547,52 @@ class CaldavCalendar(Calendar):
             return Item(item_id, await self._etag_of(url, item_id), obj)
 
     async def _conditional_error(
-        self, method: str, item_id: str, url: str, answer: Answer
+        self, method: str, item_id: str, url: str, answer: Answer, uid: str | None = None
     ) -> ProviderError:
-        """A failed If-Match write: 412 is a stale etag if the resource still exists."""
-        if (
-            answer.status == 412
-            and _UID_CONFLICT not in davxml.conditions(answer.body)
-            and not await self._exists(url)
-        ):
-            return NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
-        return self._write_error(method, item_id, answer)
-
-    def _write_error(self, method: str, item_id: str, answer: Answer) -> ProviderError:
-        status = f"HTTP {answer.status} {answer.reason}".rstrip()
-        found = davxml.conditions(answer.body)
-        where, item = self.where, item_id
-        if _UID_CONFLICT in found:
+        """A failed If-Match write: a bare 412 is a stale etag if the resource still exists,
+        else the resource is gone. That is read right away; when the read fails, the write is
+        still a problem of this object (re-planned next cycle), not of the calendar."""
+        if answer.status != 412 or davxml.conditions(answer.body):
+            return self._write_error(method, item_id, answer, uid)
+        try:
+            exists = await self._exists(url)
+        except ProviderError as exc:
+            why = str(exc).removeprefix(f"{exc.where}: ")
             return PreconditionFailed(
-                f"{method} {item_id}: {status}: its UID is used by another object of the "
-                "calendar (no-uid-conflict)",
-                where=where,
-                item=item,
+                f"{method} {item_id}: HTTP 412 Precondition Failed: changed since it was read "
+                f"or deleted; whether it still exists could not be read ({why})",
+                where=self.where,
+                item=item_id,
             )
+        if not exists:
+            return NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
+        return self._write_error(method, item_id, answer, uid)
+
+    def _write_error(
+        self, method: str, item_id: str, answer: Answer, uid: str | None = None
+    ) -> ProviderError:
+        """What a refused write means: the preconditions its body names (see
+        :mod:`.refusals`), else its status."""
+        where, item = self.where, item_id
+        refused = refusals.refused_write(
+            method=method,
+            item_id=item_id,
+            uid=uid,
+            status=answer.status,
+            body=answer.body,
+            collection=self._collection or "",
+            where=where,
+        )
+        if refused is not None:
+            return refused
+        status = f"HTTP {answer.status} {answer.reason}".rstrip()
         if answer.status == 412:
             return PreconditionFailed(
                 f"{method} {item_id}: {status}: changed since it was read", where=where, item=item
             )
         if answer.status == 404:
             return NotFound(f"{item_id} does not exist", where=where, item=item)
-        if answer.status in (400, 413, 415) or found & _CONTENT_CONDITIONS:
+        if answer.status in (400, 413, 415):
             return MalformedObject(
                 f"{method} {item_id}: {status}: the server refused the object",
                 where=where,

@@ -299,13 +299,34 @@ def _response(element: ET.Element) -> Response | None:
     )
 
 
-def conditions(body: bytes) -> set[str]:
-    """The precondition/postcondition elements of a ``<DAV:error>`` body (Clark names);
-    empty when the body is not one."""
+@dataclass(frozen=True, slots=True)
+class DavError:
+    """A ``<DAV:error>`` body (RFC 4918 §16): the precondition and postcondition elements it
+    names (Clark names), each with the ``<DAV:href>`` values inside it — the resources the
+    condition is about, such as the object already holding a UID. Nothing else is kept: the
+    ``responsedescription`` is the server's own text."""
+
+    conditions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def dav_error(body: bytes) -> DavError:
+    """The conditions of a ``<DAV:error>`` body; none when the body is not one (empty, HTML,
+    not XML, or carrying a DTD)."""
     try:
         root = _parse(body)
     except XmlError:
-        return set()
+        return DavError()
     if root.tag != dav("error"):
-        return set()
-    return {child.tag for child in root}
+        return DavError()
+    return DavError(
+        {
+            child.tag: tuple(h.text.strip() for h in child.iter(HREF) if h.text and h.text.strip())
+            for child in root
+            if child.tag != dav("responsedescription")
+        }
+    )
+
+
+def conditions(body: bytes) -> set[str]:
+    """The names of the conditions of a ``<DAV:error>`` body (see :func:`dav_error`)."""
+    return set(dav_error(body).conditions)
