@@ -1,14 +1,14 @@
-"""The conformance suite against the ``caldav`` provider on real Radicale and Xandikos servers
-(started once per session by ``tests/caldav``; each test gets a new calendar)."""
+"""The conformance suite against the ``caldav`` provider on real Radicale, Xandikos and Cyrus
+servers (started once per session by ``tests/caldav``; each test gets a new calendar)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
-from caldav.fixtures import radicale_server, xandikos_server
+from caldav.fixtures import cyrus_server, fresh_calendar, radicale_server, xandikos_server
 from caldav.servers import DavServer
 
 from calsyncd.model.event import CalendarObject
@@ -16,15 +16,17 @@ from calsyncd.model.ical import serialize_object
 from calsyncd.providers.base import Calendar
 from conformance.contract import Backend, ProviderContract
 
-__all__ = ["radicale_server", "xandikos_server"]
+__all__ = ["cyrus_server", "radicale_server", "xandikos_server"]
 
 UNREADABLE = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other client//EN\r\nBEGIN:VEVENT\r\n"
     "UID:broken-1@contract.example\r\nDTSTAMP:20300101T000000Z\r\n"
-    "DTSTART;TZID=Mars/Olympus_Mons:20300101T100000\r\nSUMMARY:broken\r\n"
+    "DTSTART;TZID=Mars/Olympus_Mons:20300101T100000\r\n"
+    "DTEND;TZID=Mars/Olympus_Mons:20300101T110000\r\nSUMMARY:broken\r\n"
     "END:VEVENT\r\nEND:VCALENDAR\r\n"
 )
-"""Accepted by both servers, refused by calsyncd's codec (a TZID nothing defines)."""
+"""Accepted by the three servers, refused by calsyncd's codec (a TZID nothing defines). Cyrus
+needs the DTEND: without it, it refuses the object (valid-calendar-data)."""
 
 
 class DavBackend(Backend):
@@ -86,3 +88,10 @@ class TestCaldavXandikos(ProviderContract):
     @pytest.fixture
     def backend(self, xandikos_server: DavServer, http_client: httpx.AsyncClient) -> Backend:
         return DavBackend(xandikos_server, xandikos_server.make_calendar(), http_client)
+
+
+class TestCaldavCyrus(ProviderContract):
+    @pytest.fixture
+    def backend(self, cyrus_server: DavServer, http_client: httpx.AsyncClient) -> Iterator[Backend]:
+        for path in fresh_calendar(cyrus_server):
+            yield DavBackend(cyrus_server, path, http_client)
