@@ -43,6 +43,30 @@ $(EXPANDER_STAMP):
 	$(EXPANDER)/bin/python -m pip install --quiet --disable-pip-version-check 'recurring-ical-events==3.8.2'
 	touch $(EXPANDER_STAMP)
 
+## Cyrus IMAP (Debian packages cyrus-imapd + cyrus-caldav) is the third real CalDAV server of
+## tests/caldav and the conformance suite; the tests start their own, never the system's.
+## Installed once when missing, as root (CI starts from a fresh machine; elsewhere the Cyrus
+## tests skip saying so). The packages' scripts would start system services (cyrus-imapd,
+## exim4): unless a policy-rc.d exists, one that refuses every start is put in place for the
+## install and removed after, and the cyrus-imapd unit is left disabled.
+CYRUS_PACKAGES := cyrus-imapd cyrus-caldav
+.PHONY: cyrus
+test: cyrus
+cyrus:
+	@missing=; for p in $(CYRUS_PACKAGES); do \
+	  [ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "make: Cyrus tests will skip; as root: apt-get install$$missing"; exit 0; fi; \
+	policy=/usr/sbin/policy-rc.d; added=; \
+	if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy; chmod 755 $$policy; added=1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	install="apt-get install -y -q --no-install-recommends$$missing"; \
+	$$install >/dev/null || { apt-get update -q >/dev/null && $$install >/dev/null; }; status=$$?; \
+	[ -z "$$added" ] || rm -f $$policy; \
+	systemctl disable cyrus-imapd.service >/dev/null 2>&1 || true; \
+	exit $$status
+
 ## Tests run in two processes (pytest-xdist): most of them wait on servers and subprocesses,
 ## so two workers take about 60 % of the time of one, also on two cores.
 PYTEST_WORKERS ?= 2
