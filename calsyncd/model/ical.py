@@ -105,7 +105,7 @@ from calsyncd.model.event import (
     sort_key,
 )
 from calsyncd.model.floating import calendar_zone, in_zone
-from calsyncd.model.recurrence import conform_until, parse_rule
+from calsyncd.model.recurrence import conform_until, parse_rule, until_before
 from calsyncd.model.serialize import DEFAULT_PRODID, serialize_calendar, serialize_object
 from calsyncd.model.vtimezone import Zones
 
@@ -696,6 +696,12 @@ def _assemble(uid: str, group: list[_Read]) -> tuple[CalendarObject, list[str]]:
     }
     kept = masters + list(overrides.values())
     notes[:0] = [note for r in group if any(r is k for k in kept) for note in r.notes]
+    for rule in masters[0].event.rrules if masters else ():
+        if (until := until_before(rule, masters[0].event.start)) is not None:
+            notes.append(
+                f"the RRULE ends (UNTIL={until}) before DTSTART and adds no occurrence; "
+                "DTSTART still counts as one (RFC 5545), though some clients show none"
+            )
     ordered = masters + sorted(overrides.values(), key=lambda r: sort_key(r.event.recurrence_id))
     found = ordered[0].marker
     marker = Marker(**found) if len(found) == len(_MARKER_PROPERTIES) else None

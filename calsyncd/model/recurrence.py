@@ -29,7 +29,14 @@ from dateutil.rrule import rrule, rruleset, rrulestr
 
 from calsyncd.model.budget import OverBudget, bounded, spend
 
-__all__ = ["MAX_TIMES_A_DAY", "OverBudget", "Recurrence", "conform_until", "parse_rule"]
+__all__ = [
+    "MAX_TIMES_A_DAY",
+    "OverBudget",
+    "Recurrence",
+    "conform_until",
+    "parse_rule",
+    "until_before",
+]
 
 MAX_TIMES_A_DAY = 1440
 """Times of day one rule may give (BYHOUR × BYMINUTE × BYSECOND): one a minute."""
@@ -109,6 +116,28 @@ def conform_until(text: str, in_zone: Callable[[datetime], datetime]) -> str:
         instant = in_zone(wall).astimezone(UTC)
         parts[i] = f"{name}={instant:%Y%m%dT%H%M%S}Z"
     return ";".join(parts)
+
+
+def until_before(text: str, dtstart: date | datetime) -> str | None:
+    """The rule's UNTIL as written if it lies before ``dtstart`` (compared as dateutil
+    expands: wall times where either is floating, days where DTSTART is a date)."""
+    for part in text.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().upper() != "UNTIL":
+            continue
+        try:
+            until = _until_value(value)
+        except ValueError:
+            return None
+        if not isinstance(dtstart, datetime):
+            day = until.date() if isinstance(until, datetime) else until
+            return value.strip() if day < dtstart else None
+        if not isinstance(until, datetime):
+            until = datetime.combine(until, time(), tzinfo=dtstart.tzinfo)
+        if until.tzinfo is None or dtstart.tzinfo is None:
+            until, dtstart = until.replace(tzinfo=None), dtstart.replace(tzinfo=None)
+        return value.strip() if until < dtstart else None
+    return None
 
 
 def parse_rule(text: str, dtstart: datetime) -> rrule:

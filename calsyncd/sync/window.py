@@ -49,12 +49,13 @@ def _duration(event: Event) -> timedelta:
 
 
 def _occurrences(event: Event) -> Recurrence:
-    """The recurrence set of a master, expanded in its own zone (DST-correct)."""
+    """The recurrence set of a master, expanded in its own zone (DST-correct). DTSTART is
+    always its first instance (RFC 5545 3.8.5.3), whether the rule matches it or not."""
     dtstart = _dtstart(event)
     return Recurrence(
         dtstart,
         event.rrules,
-        rdates=[_like(rdate, dtstart) for rdate in event.rdates],
+        rdates=[dtstart, *(_like(rdate, dtstart) for rdate in event.rdates)],
         exdates=[_like(exdate, dtstart) for exdate in event.exdates],
     )
 

@@ -364,3 +364,25 @@ def test_an_x_wr_timezone_no_zone_explains_leaves_floating_times_floating() -> N
     assert parsed.notes == [
         "q: X-WR-TIMEZONE 'Mars/Olympus' names no time zone: its floating times stay floating"
     ]
+
+
+def test_a_series_ending_before_it_starts_is_kept_and_named() -> None:
+    """A room-booking export: the rule's UNTIL lies a week before DTSTART. RFC 5545 counts
+    DTSTART as the first occurrence, so the event is kept (clients differ: some show it
+    once, some not at all), and a note says so."""
+    parsed = parse_calendar(
+        calendar(
+            *vevent(
+                "DTSTART;TZID=America/Mexico_City:20240611T190000",
+                "RRULE:FREQ=WEEKLY;BYDAY=TU;UNTIL=20240604T190000Z",
+            )
+        ),
+        source="q",
+    )
+    assert parsed.problems == []
+    assert parsed.objects[0].first.rrules == ("FREQ=WEEKLY;BYDAY=TU;UNTIL=20240604T190000Z",)
+    assert parsed.notes == [
+        "q: UID 'q@quirks.example': the RRULE ends (UNTIL=20240604T190000Z) before DTSTART "
+        "and adds no occurrence; DTSTART still counts as one (RFC 5545), though some clients "
+        "show none"
+    ]

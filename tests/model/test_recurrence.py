@@ -149,3 +149,23 @@ def test_the_window_places_ordinary_and_far_objects() -> None:
     last_day = CalendarObject("last@test", Event(date(9999, 12, 31)))
     with pytest.raises(Unexpandable, match="OverflowError"):
         extent(last_day, WINDOW)
+
+
+def test_dtstart_is_always_the_first_occurrence() -> None:
+    """RFC 5545 3.8.5.3: DTSTART counts as the first instance, whether the rule or the RDATEs
+    match it or not — so a series whose UNTIL lies before DTSTART, or an RDATE-only event,
+    is placed by its start (unless an EXDATE removes it)."""
+    around = Window(datetime(2024, 6, 10, tzinfo=UTC), datetime(2024, 6, 12, tzinfo=UTC))
+    start = datetime(2024, 6, 11, 19, tzinfo=UTC)
+    ended = CalendarObject(
+        "mrbs@test",
+        Event(start, start + timedelta(hours=2), rrules=("FREQ=WEEKLY;UNTIL=20240604T190000Z",)),
+    )
+    assert in_window(ended, around)
+    assert span(ended) == (start, start + timedelta(hours=2))
+    later = datetime(2024, 9, 1, 10, tzinfo=UTC)
+    rdates_only = CalendarObject("rd@test", Event(start, rdates=(later,)))
+    assert in_window(rdates_only, around)
+    assert span(rdates_only) == (start, later)
+    removed = CalendarObject("ex@test", Event(start, rdates=(later,), exdates=(start,)))
+    assert not in_window(removed, around)
