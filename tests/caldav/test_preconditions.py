@@ -24,8 +24,9 @@ from calsyncd.errors import (
     ReadOnlyError,
     TemporaryError,
 )
+from calsyncd.model.event import Marker
 from calsyncd.providers.caldav import davxml
-from calsyncd.providers.caldav.refusals import refused_write
+from calsyncd.providers.caldav.refusals import refused_write, subject
 
 pytestmark = pytest.mark.anyio
 
@@ -53,12 +54,12 @@ def error_body(*conditions: str) -> bytes:
 
 
 def refusal(
-    status: int, body: bytes, *, method: str = "PUT", uid: str | None = "u-1@x"
+    status: int, body: bytes, *, method: str = "PUT", subject: str | None = "UID 'u-1@x'"
 ) -> ProviderError:
     error = refused_write(
         method=method,
         item_id="/dav/calendars/user/alice/work/k1.ics",
-        uid=uid,
+        subject=subject,
         status=status,
         body=body,
         collection=COLLECTION,
@@ -153,6 +154,14 @@ def test_data_the_server_refuses_is_a_malformed_object(condition: str, words: st
     assert "UID 'u-1@x'" in str(error)
 
 
+def test_an_object_is_named_by_its_uid_and_a_copy_by_its_originals_too() -> None:
+    assert subject(event("dentist@home.example")) == "UID 'dentist@home.example'"
+    copy = event("cs0123@calsyncd").with_marker(
+        Marker(rule="busy", origin="dentist@home.example", key="cs0123")
+    )
+    assert subject(copy) == "UID 'cs0123@calsyncd' (copy of 'dentist@home.example')"
+
+
 def test_the_servers_own_words_are_not_repeated() -> None:
     """``responsedescription`` is the server's text (see docs/security.md)."""
     assert "DTEND must occur" not in str(refusal(403, CYRUS_INVALID))
@@ -173,7 +182,7 @@ def test_the_servers_own_words_are_not_repeated() -> None:
 )
 def test_other_conditions(status: int, condition: str, kind: type, words: str) -> None:
     body = error_body(f'<{condition} xmlns:X="urn:vendor"/>')
-    error = refusal(status, body, method="DELETE", uid=None)
+    error = refusal(status, body, method="DELETE", subject=None)
     assert type(error) is kind
     assert words in str(error)
     assert str(error).startswith(
@@ -196,7 +205,7 @@ def test_other_statuses_and_plain_refusals_are_left_to_the_status(status: int) -
         refused_write(
             method="PUT",
             item_id="/x.ics",
-            uid="u",
+            subject="UID 'u'",
             status=status,
             body=CYRUS_TAKEN,
             collection=COLLECTION,
@@ -208,7 +217,7 @@ def test_other_statuses_and_plain_refusals_are_left_to_the_status(status: int) -
         refused_write(
             method="PUT",
             item_id="/x.ics",
-            uid="u",
+            subject="UID 'u'",
             status=403,
             body=b"",
             collection=COLLECTION,

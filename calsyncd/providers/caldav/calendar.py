@@ -514,7 +514,7 @@ class CaldavCalendar(Calendar):
             if answer.status < 300:
                 return await self._written(answer, item_id, url, obj)
             if answer.status != 412 or davxml.conditions(answer.body):
-                raise self._write_error("PUT", item_id, answer, obj.uid)
+                raise self._write_error("PUT", item_id, answer, refusals.subject(obj))
             try:  # made before, by us or an earlier attempt of this create
                 return await self.get(item_id)
             except NotFound:
@@ -526,7 +526,7 @@ class CaldavCalendar(Calendar):
         answer = await self._put(url, obj, {"If-Match": etag})
         if answer.status < 300:
             return await self._written(answer, item_id, url, obj)
-        raise await self._conditional_error("PUT", item_id, url, answer, obj.uid)
+        raise await self._conditional_error("PUT", item_id, url, answer, refusals.subject(obj))
 
     async def _delete(self, item_id: str, etag: str) -> None:
         url = await self._url_of(item_id)
@@ -547,13 +547,13 @@ class CaldavCalendar(Calendar):
             return Item(item_id, await self._etag_of(url, item_id), obj)
 
     async def _conditional_error(
-        self, method: str, item_id: str, url: str, answer: Answer, uid: str | None = None
+        self, method: str, item_id: str, url: str, answer: Answer, subject: str | None = None
     ) -> ProviderError:
         """A failed If-Match write: a bare 412 is a stale etag if the resource still exists,
         else the resource is gone. That is read right away; when the read fails, the write is
         still a problem of this object (re-planned next cycle), not of the calendar."""
         if answer.status != 412 or davxml.conditions(answer.body):
-            return self._write_error(method, item_id, answer, uid)
+            return self._write_error(method, item_id, answer, subject)
         try:
             exists = await self._exists(url)
         except ProviderError as exc:
@@ -566,10 +566,10 @@ class CaldavCalendar(Calendar):
             )
         if not exists:
             return NotFound(f"{item_id} does not exist", where=self.where, item=item_id)
-        return self._write_error(method, item_id, answer, uid)
+        return self._write_error(method, item_id, answer, subject)
 
     def _write_error(
-        self, method: str, item_id: str, answer: Answer, uid: str | None = None
+        self, method: str, item_id: str, answer: Answer, subject: str | None = None
     ) -> ProviderError:
         """What a refused write means: the preconditions its body names (see
         :mod:`.refusals`), else its status."""
@@ -577,7 +577,7 @@ class CaldavCalendar(Calendar):
         refused = refusals.refused_write(
             method=method,
             item_id=item_id,
-            uid=uid,
+            subject=subject,
             status=answer.status,
             body=answer.body,
             collection=self._collection or "",

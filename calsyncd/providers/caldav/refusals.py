@@ -3,8 +3,9 @@ of a ``403``, ``409``, ``412`` or ``507`` answer to a ``PUT`` or ``DELETE``.
 
 Each known condition (RFC 4791 §5.3.2.1, RFC 6638 §3.2.4, RFC 4918 §16, RFC 3744 §7.1.1,
 RFC 4331) becomes the error that says what happened, in words, with the condition's name in
-brackets and the object's UID — so "HTTP 403 Forbidden" no longer reads as "access denied"
-for the whole calendar when the server only refused one object:
+brackets and the object named by its UID (a copy also by its original's) — so "HTTP 403
+Forbidden" no longer reads as "access denied" for the whole calendar when the server only
+refused one object:
 
 - a UID already used — in this calendar (``no-uid-conflict``; Cyrus says
   ``unique-scheduling-object-resource`` with the other object's href): :class:`PreconditionFailed`,
@@ -35,6 +36,7 @@ from calsyncd.errors import (
     ReadOnlyError,
     TemporaryError,
 )
+from calsyncd.model.event import CalendarObject
 from calsyncd.providers._http import standard_reason
 from calsyncd.providers.caldav import davxml, resources
 
@@ -83,25 +85,26 @@ def refused_write(
     *,
     method: str,
     item_id: str,
-    uid: str | None,
+    subject: str | None,
     status: int,
     body: bytes,
     collection: str,
     where: str,
 ) -> ProviderError | None:
     """The error a write answered with ``status`` and ``body`` means; ``None`` when the
-    answer names no condition (the status alone then says what happened). ``uid`` is the
-    UID of the object written (``None`` for a delete); ``collection`` the calendar's URL."""
+    answer names no condition (the status alone then says what happened). ``subject`` names
+    the object written (:func:`subject`; ``None`` for a delete); ``collection`` is the
+    calendar's URL."""
     if status not in STATUSES:
         return None
     found = davxml.dav_error(body).conditions
     if not found:
         return None
     head = f"{method} {item_id}: HTTP {status} {standard_reason(status)}".rstrip()
-    subject = f"UID {uid!r}: " if uid is not None else ""
+    named = f"{subject}: " if subject is not None else ""
 
     def message(words: str, name: str) -> str:
-        return f"{head}: {subject}{words} ({_local(name)})"
+        return f"{head}: {named}{words} ({_local(name)})"
 
     for name in _UID_CONDITIONS:
         if name in found:
@@ -109,7 +112,7 @@ def refused_write(
                 name,
                 found[name],
                 head=head,
-                uid=uid,
+                subject=subject,
                 collection=collection,
                 item_id=item_id,
                 where=where,
@@ -126,7 +129,7 @@ def refused_write(
                 return error(message(words_of[name], name))
     shown = _shown(next(iter(found)))
     what = f"precondition {shown} failed" if shown else "an unnamed precondition failed"
-    return ItemError(f"{head}: {subject}the server refused it: {what}", where=where, item=item_id)
+    return ItemError(f"{head}: {named}the server refused it: {what}", where=where, item=item_id)
 
 
 def _uid_taken(
@@ -134,14 +137,14 @@ def _uid_taken(
     hrefs: tuple[str, ...],
     *,
     head: str,
-    uid: str | None,
+    subject: str | None,
     collection: str,
     item_id: str,
     where: str,
 ) -> ProviderError:
     """A UID another object holds: here (adopt it) or in another calendar (say where)."""
     label = _local(name)
-    taken = f"UID {uid!r}" if uid is not None else "its UID"
+    taken = subject or "its UID"
     others = [resources.canonical_path(href, collection) for href in hrefs]
     here = _path(collection)
     elsewhere = [o for o in others if o.rpartition("/")[0] + "/" != here]
@@ -165,6 +168,15 @@ def _uid_taken(
     else:
         words = f"{taken} is already used by another event of this account"
     return ItemError(f"{head}: {words} ({label})", where=where, item=item_id)
+
+
+def subject(obj: CalendarObject) -> str:
+    """How a refusal names the object written: its UID, and a copy its original's too (a
+    copy's own UID means nothing to whoever reads the message)."""
+    origin = obj.marker.origin if obj.marker is not None else None
+    if origin is not None and origin != obj.uid:
+        return f"UID {obj.uid!r} (copy of {origin!r})"
+    return f"UID {obj.uid!r}"
 
 
 def _path(collection: str) -> str:
