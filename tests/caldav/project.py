@@ -21,6 +21,7 @@ class DavProject:
     root: Path
     radicale: DavServer
     xandikos: DavServer
+    cyrus: DavServer | None = None
 
     @property
     def config(self) -> Path:
@@ -34,7 +35,8 @@ class DavProject:
         return self.root / "calendars" / name
 
     def write_rules(self, rules: str) -> None:
-        """The rules (YAML, ``rules:`` list) with connections ``rad``, ``xan`` and ``loc``."""
+        """The rules (YAML, ``rules:`` list) with connections ``rad``, ``xan``, ``loc`` and,
+        with a Cyrus server, ``cyr``."""
         connections = (
             "connections:\n"
             f"  rad: {{type: caldav, url: '{self.radicale.url}', username: {USER},"
@@ -42,6 +44,11 @@ class DavProject:
             f"  xan: {{type: caldav, url: '{self.xandikos.url}'}}\n"
             "  loc: {type: local, path: ../calendars}\n"
         )
+        if self.cyrus is not None:
+            connections += (
+                f"  cyr: {{type: caldav, url: '{self.cyrus.url}', username: {USER},"
+                f" password: '${{env:{PASSWORD_ENV}}}'}}\n"
+            )
         (self.root / "rules" / "rules.yaml").write_text(connections + rules)
 
     def command(self, *args: str) -> list[str]:
@@ -79,11 +86,13 @@ class DavProject:
         )
 
 
-def make_project(root: Path, radicale: DavServer, xandikos: DavServer) -> DavProject:
+def make_project(
+    root: Path, radicale: DavServer, xandikos: DavServer, cyrus: DavServer | None = None
+) -> DavProject:
     for folder in ("config", "rules", "calendars"):
         (root / folder).mkdir(parents=True)
     (root / "config" / "calsyncd.yaml").write_text(
         "rules: ../rules\nstate: ../state/calsyncd.db\nhealth: {listen: ''}\n"
         "log: {level: warning, format: json}\n"
     )
-    return DavProject(root, radicale, xandikos)
+    return DavProject(root, radicale, xandikos, cyrus)
