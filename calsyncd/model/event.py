@@ -22,6 +22,15 @@ When: TypeAlias = date | datetime
 """A start, end, recurrence-id, RDATE or EXDATE: a datetime, or a date for all-day events."""
 
 
+@dataclass(frozen=True, slots=True)
+class Period:
+    """An RDATE with its own end (``RDATE;VALUE=PERIOD``): one occurrence from ``start`` to
+    ``end`` instead of the series' own length. Both are date-times, as RFC 5545 requires."""
+
+    start: datetime
+    end: datetime
+
+
 class Status(StrEnum):
     CONFIRMED = "confirmed"
     TENTATIVE = "tentative"
@@ -97,7 +106,8 @@ class Event:
     """One VEVENT: a single event, a series master, or an override of one occurrence.
 
     ``recurrence_id`` is set only on overrides; ``rrules``/``rdates``/``exdates`` only on
-    masters. ``reminders`` are offsets before the start (``timedelta(minutes=15)`` = 15
+    masters; an RDATE is a date, a date-time or a :class:`Period`. ``reminders`` are offsets
+    before the start (``timedelta(minutes=15)`` = 15
     minutes before). ``extra`` keeps properties and alarms the model does not know.
     """
 
@@ -117,7 +127,7 @@ class Event:
     conference_url: str | None = None
     url: str | None = None
     rrules: tuple[str, ...] = ()
-    rdates: tuple[When, ...] = ()
+    rdates: tuple[When | Period, ...] = ()
     exdates: tuple[When, ...] = ()
     sequence: int = 0
     created: datetime | None = None

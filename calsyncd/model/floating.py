@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
-from calsyncd.model.event import Event, When
+from calsyncd.model.event import Event, Period, When
 from calsyncd.model.recurrence import conform_until
 from calsyncd.model.timezones import is_utc_zone, zone_for_tzid
 
@@ -33,6 +33,12 @@ def _put(when: When, zone: tzinfo) -> When:
     return when
 
 
+def _put_rdate(when: When | Period, zone: tzinfo) -> When | Period:
+    if isinstance(when, Period) and when.start.tzinfo is None:
+        return Period(when.start.replace(tzinfo=zone), when.end.replace(tzinfo=zone))
+    return when if isinstance(when, Period) else _put(when, zone)
+
+
 def in_zone(event: Event, zone: tzinfo) -> Event:
     """``event`` with its floating date-times in ``zone``."""
     start = _put(event.start, zone)
@@ -47,6 +53,6 @@ def in_zone(event: Event, zone: tzinfo) -> Event:
         end=None if event.end is None else _put(event.end, zone),
         recurrence_id=None if event.recurrence_id is None else _put(event.recurrence_id, zone),
         rrules=rrules,
-        rdates=tuple(_put(when, zone) for when in event.rdates),
+        rdates=tuple(_put_rdate(when, zone) for when in event.rdates),
         exdates=tuple(_put(when, zone) for when in event.exdates),
     )

@@ -22,7 +22,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 
-from calsyncd.model.event import Attendee, CalendarObject, Event, When, sort_key
+from calsyncd.model.event import Attendee, CalendarObject, Event, Period, When, sort_key
 from calsyncd.model.recent import by_identity
 from calsyncd.model.timezones import iana_name
 
@@ -62,8 +62,16 @@ def _when(value: When | None) -> _Json:
     return encoded
 
 
-def _whens(values: Sequence[When]) -> _Json:
-    encoded = [(sort_key(v), json.dumps(_when(v), sort_keys=True)) for v in values]
+def _rdate(value: When | Period) -> tuple[tuple[int, str], _Json]:
+    """An RDATE's sort key and encoding; a period is ``["period", start, end]`` (an encoding
+    that only objects with periods have, so the hash of every other object stays as it was)."""
+    if isinstance(value, Period):
+        return sort_key(value.start), ["period", _when(value.start), _when(value.end)]
+    return sort_key(value), _when(value)
+
+
+def _whens(values: Sequence[When | Period]) -> _Json:
+    encoded = [(key, json.dumps(value, sort_keys=True)) for key, value in map(_rdate, values)]
     return [text for _, text in sorted(encoded)]
 
 

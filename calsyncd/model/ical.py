@@ -40,7 +40,10 @@ Mapping decisions
       before the start and no REPEAT/DURATION/ATTACH/ATTENDEE/SUMMARY; any other VALARM (and
       any other subcomponent) is kept whole in ``extra``, after the properties.
     * STATUS and TRANSP values the model does not know stay in ``extra``; an unknown CLASS
-      reads as PRIVATE (RFC 5545 3.8.1.3). ``RDATE;VALUE=PERIOD`` stays in ``extra``.
+      reads as PRIVATE (RFC 5545 3.8.1.3).
+    * An ``RDATE;VALUE=PERIOD`` value is a :class:`~calsyncd.model.event.Period`: an
+      occurrence with its own end (a duration is added to its start, on the wall clock for
+      days and weeks).
     * ``RECURRENCE-ID;RANGE=THISANDFUTURE`` and TZIDs that neither a name nor a VTIMEZONE
       explain are problems, not guesses.
 
@@ -59,6 +62,7 @@ What does not survive a round trip (everything else does: ``tests/model``)
       DTSTART's zone (a date from its first moment) and written in UTC, as RFC 5545 requires;
     * floating times of a calendar that names its zone in ``X-WR-TIMEZONE`` are read, and
       written, in that zone (:mod:`calsyncd.model.floating`);
+    * an RDATE period given as start/duration is written as start/end, in its start's zone;
     * a custom VTIMEZONE becomes the IANA zone with the same offsets over the years the
       calendar uses it, else its times are converted to UTC.
 """
@@ -96,6 +100,7 @@ from calsyncd.model.event import (
     Event,
     ExtraProperty,
     Marker,
+    Period,
     Person,
     Response,
     ShowAs,
@@ -214,6 +219,30 @@ def _when(prop: Property, zones: Zones, value: str | None = None) -> When:
 
 def _when_list(prop: Property, zones: Zones) -> list[When]:
     return [_when(prop, zones, part) for part in prop.value.split(",") if part.strip()]
+
+
+def _periods(prop: Property, zones: Zones) -> list[When | Period]:
+    """The periods of an ``RDATE;VALUE=PERIOD``: ``start/end`` or ``start/duration``."""
+    found: list[When | Period] = []
+    for part in prop.value.split(","):
+        if not part.strip():
+            continue
+        first, slash, second = part.strip().partition("/")
+        if not slash:
+            raise Unreadable(f"RDATE period has no end: {part.strip()!r}")
+        start = _when(prop, zones, first)
+        if second.strip().upper().lstrip("+-").startswith("P"):
+            end = _end_from_duration(start, second)
+        else:
+            end = _when(prop, zones, second)
+        if not isinstance(start, datetime) or not isinstance(end, datetime):
+            raise Unreadable(f"RDATE period must be date-times: {part.strip()!r}")
+        if end.tzinfo is None and start.tzinfo is not None:  # 20221019T140000Z/20221019T1630
+            end = end.replace(tzinfo=start.tzinfo)
+        if (end.tzinfo is None) != (start.tzinfo is None) or end < start:
+            raise Unreadable(f"RDATE period ends before it starts: {part.strip()!r}")
+        found.append(Period(start, end))
+    return found
 
 
 def _timestamp(prop: Property, zones: Zones) -> datetime:
@@ -345,7 +374,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
     categories: list[str] = []
     attendees: list[Attendee] = []
     rrules: list[str] = []
-    rdates: list[When] = []
+    rdates: list[When | Period] = []
     exdates: list[When] = []
     marker: dict[str, str] = {}
     uid: str | None = None
@@ -424,7 +453,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         elif name == "RDATE" and (
             (param(prop.params, "VALUE") or "").upper() == "PERIOD" or "/" in prop.value
         ):
-            extra.append(ExtraProperty(name, prop.line))  # periods: the model has no field
+            rdates += _periods(prop, zones)
         elif name == "RDATE":
             rdates += _when_list(prop, zones)
         elif name == "EXDATE":

@@ -32,7 +32,16 @@ from icalendar import (
 )
 from icalendar.parser import Contentline, Contentlines, param_value
 
-from calsyncd.model.event import CalendarObject, Event, ShowAs, Status, Visibility, When, sort_key
+from calsyncd.model.event import (
+    CalendarObject,
+    Event,
+    Period,
+    ShowAs,
+    Status,
+    Visibility,
+    When,
+    sort_key,
+)
 from calsyncd.model.recent import by_identity
 from calsyncd.model.timezones import iana_name, is_utc_zone, zone_for_tzid
 
@@ -105,7 +114,9 @@ def _events(objects: Iterable[CalendarObject]) -> Iterator[Event]:
 
 def _whens(event: Event) -> Iterator[When]:
     for when in (event.start, event.end, event.recurrence_id, *event.rdates, *event.exdates):
-        if when is not None:
+        if isinstance(when, Period):
+            yield from (when.start, when.end)
+        elif when is not None:
             yield when
 
 
@@ -237,6 +248,65 @@ def _when_list_lines(name: str, whens: tuple[When, ...]) -> list[str]:
     return lines
 
 
+class _Periods:
+    """PERIOD values (``start/end``), already written, as one comma-separated list."""
+
+    def __init__(self, periods: list[str]) -> None:
+        self._periods = periods
+
+    def to_ical(self) -> str:
+        return ",".join(self._periods)
+
+
+def _period_value(period: Period) -> tuple[str, dict[str, str], str]:
+    """(group, parameters, ``start/end``): the end in the start's zone (the TZID is one)."""
+    group, params, start = _when_value(period.start)
+    end = period.end
+    if isinstance(start, datetime) and start.tzinfo is not None:  # UTC: written with a Z
+        end = end.astimezone(UTC)
+    elif group not in ("FLOATING", "UTC"):
+        end = end.astimezone(zoneinfo.ZoneInfo(group)).replace(tzinfo=None)
+    end = end.replace(microsecond=0)
+    text = f"{vDDDTypes(start).to_ical().decode()}/{vDDDTypes(end).to_ical().decode()}"
+    return group, params, text
+
+
+def _rdate_lines(rdates: tuple[When | Period, ...]) -> list[str]:
+    """RDATE lines: dates and date-times as :func:`_when_list_lines` writes them, periods as
+    ``RDATE;VALUE=PERIOD``, one property per run of values of the same kind."""
+    lines: list[str] = []
+    start = 0
+    while start < len(rdates):
+        periods = isinstance(rdates[start], Period)
+        end = start
+        while end < len(rdates) and isinstance(rdates[end], Period) == periods:
+            end += 1
+        run = rdates[start:end]
+        if not periods:
+            lines += _when_list_lines("RDATE", tuple(w for w in run if not isinstance(w, Period)))
+        else:
+            lines += _period_lines([p for p in run if isinstance(p, Period)])
+        start = end
+    return lines
+
+
+def _period_lines(periods: list[Period]) -> list[str]:
+    lines: list[str] = []
+    run: list[str] = []
+    run_group: str | None = None
+    run_params: dict[str, str] = {}
+    for period in periods:
+        group, params, text = _period_value(period)
+        if run and group != run_group:
+            lines.append(_line("RDATE", _Periods(run), VALUE="PERIOD", **run_params))
+            run = []
+        run_group, run_params = group, params
+        run.append(text)
+    if run:
+        lines.append(_line("RDATE", _Periods(run), VALUE="PERIOD", **run_params))
+    return lines
+
+
 def _uri(text: str) -> str:
     """A URI value with control characters percent-encoded (a raw one would end the line)."""
     return _URI_CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", text)
@@ -298,7 +368,7 @@ def _event_lines(obj: CalendarObject, event: Event, rid: When | None) -> list[st
     if event.url is not None:
         lines.append(_line("URL", vUri(_uri(event.url))))
     lines += [f"RRULE:{_uri(rule)}" for rule in event.rrules]
-    lines += _when_list_lines("RDATE", event.rdates)
+    lines += _rdate_lines(event.rdates)
     lines += _when_list_lines("EXDATE", event.exdates)
     if obj.marker is not None:
         lines.append(_line("X-CALSYNCD-RULE", _Text(obj.marker.rule)))

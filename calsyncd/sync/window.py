@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from calsyncd.model.budget import MAX_SECONDS, Budget, OverBudget, bounded
-from calsyncd.model.event import CalendarObject, Event, When
+from calsyncd.model.event import CalendarObject, Event, Period, When
 from calsyncd.model.recurrence import Recurrence
 from calsyncd.providers.base import Window
 
@@ -50,14 +50,27 @@ def _duration(event: Event) -> timedelta:
 
 def _occurrences(event: Event) -> Recurrence:
     """The recurrence set of a master, expanded in its own zone (DST-correct). DTSTART is
-    always its first instance (RFC 5545 3.8.5.3), whether the rule matches it or not."""
+    always its first instance (RFC 5545 3.8.5.3), whether the rule matches it or not; an
+    RDATE period is an instance at its start."""
     dtstart = _dtstart(event)
+    rdates = (r.start if isinstance(r, Period) else r for r in event.rdates)
     return Recurrence(
         dtstart,
         event.rrules,
-        rdates=[dtstart, *(_like(rdate, dtstart) for rdate in event.rdates)],
+        rdates=[dtstart, *(_like(rdate, dtstart) for rdate in rdates)],
         exdates=[_like(exdate, dtstart) for exdate in event.exdates],
     )
+
+
+def _period_lengths(event: Event) -> dict[datetime, timedelta]:
+    """The length of each occurrence an RDATE period gives, by its start as
+    :func:`_occurrences` yields it: every other occurrence is as long as the event."""
+    dtstart = _dtstart(event)
+    return {
+        _like(r.start, dtstart): as_utc(r.end) - as_utc(r.start)
+        for r in event.rdates
+        if isinstance(r, Period)
+    }
 
 
 def _like(when: When, dtstart: datetime) -> datetime:
@@ -87,8 +100,11 @@ def span(obj: CalendarObject) -> tuple[datetime, datetime | None]:
             occurrences = _occurrences(event).first(_MAX_OCCURRENCES + 1)
             if len(occurrences) > _MAX_OCCURRENCES:
                 return min(starts), None
+            lengths = _period_lengths(event)
             if occurrences:
-                ends.append(as_utc(occurrences[-1]) + length)
+                last = occurrences[-1]
+                ends.append(as_utc(last) + lengths.get(last, length))
+            ends += [as_utc(start) + own for start, own in lengths.items()]
     return min(starts), max(ends)
 
 
@@ -98,14 +114,28 @@ def in_window(obj: CalendarObject, window: Window) -> bool:
         for event in obj.events:
             length = _duration(event)
             if event.recurrence_id is None and event.recurring:
-                probe = _like(window.start - length, _dtstart(event))
-                first = _occurrences(event).first_from(probe)
-                if first is not None and _overlaps(window, as_utc(first), as_utc(first) + length):
+                if _series_in_window(event, length, window):
                     return True
                 continue
             start = as_utc(event.start)
             if _overlaps(window, start, start + max(length, timedelta(seconds=1))):
                 return True
+    return False
+
+
+def _series_in_window(master: Event, length: timedelta, window: Window) -> bool:
+    """Whether an occurrence of a series overlaps the window: the first one that can, or —
+    where RDATE periods make occurrences of other lengths — each one that can."""
+    lengths = _period_lengths(master)
+    dtstart = _dtstart(master)
+    probe = _like(window.start - max([length, *lengths.values()]), dtstart)
+    recurrence = _occurrences(master)
+    if not lengths:
+        first = recurrence.first_from(probe)
+        return first is not None and _overlaps(window, as_utc(first), as_utc(first) + length)
+    for start in recurrence.between(probe, _like(window.end, dtstart)):
+        if _overlaps(window, as_utc(start), as_utc(start) + lengths.get(start, length)):
+            return True
     return False
 
 

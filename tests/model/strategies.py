@@ -20,6 +20,7 @@ from calsyncd.model import (
     Event,
     ExtraProperty,
     Marker,
+    Period,
     Person,
     Response,
     ShowAs,
@@ -102,6 +103,16 @@ def kept_alarms(draw: st.DrawFn) -> ExtraProperty:
 
 
 whens = st.one_of(dates, floating, aware)
+
+
+@st.composite
+def periods(draw: st.DrawFn) -> Period:
+    """An RDATE period: floating or zoned, its end at or after its start (in the start's
+    zone, as a TZID gives one zone to both)."""
+    start = draw(floating | aware)
+    return Period(start, start + timedelta(seconds=draw(st.integers(0, 3 * 86400))))
+
+
 people = st.builds(Attendee, emails, st.none() | names, st.sampled_from(Response), st.booleans())
 organizers = st.none() | st.builds(Person, emails, st.none() | names)
 reminders = st.lists(st.integers(0, 30 * 86400).map(lambda s: timedelta(seconds=s)), max_size=3)
@@ -135,7 +146,7 @@ def events(draw: st.DrawFn, *, recurrence_id: When | None = None, master: bool =
         conference_url=draw(st.none() | urls),
         url=draw(st.none() | urls),
         rrules=tuple(draw(st.lists(rrules, max_size=2))) if master else (),
-        rdates=tuple(draw(st.lists(whens, max_size=3))) if master else (),
+        rdates=tuple(draw(st.lists(whens | periods(), max_size=3))) if master else (),
         exdates=tuple(draw(st.lists(whens, max_size=3))) if master else (),
         sequence=draw(st.integers(0, 1000)),
         created=draw(st.none() | utc_stamps),

@@ -19,6 +19,7 @@ from calsyncd.model import (
     Event,
     ExtraProperty,
     Marker,
+    Period,
     Person,
     Response,
     ShowAs,
@@ -173,6 +174,26 @@ def test_each_hashed_field_counts() -> None:
     assert len(digests) == len(changes) + 1
     without_override = replace(base, overrides={})
     assert content_hash(without_override) not in digests
+
+
+def test_an_rdate_period_counts_with_its_end() -> None:
+    """A period is an occurrence with its own end: its end counts, its place in the list
+    does not, and it is not the plain RDATE at its start."""
+    base = sample()
+    master = base.master
+    assert master is not None
+    start = datetime(2030, 5, 5, 9, tzinfo=UTC)
+    short, long_ = (
+        Period(start, start + timedelta(hours=1)),
+        Period(start, start + timedelta(hours=2)),
+    )
+    other = date(2030, 6, 1)
+
+    def with_rdates(*rdates: date | Period) -> str:
+        return content_hash(replace(base, master=replace(master, rdates=rdates)))
+
+    assert len({with_rdates(start), with_rdates(short), with_rdates(long_)}) == 3
+    assert with_rdates(short, other) == with_rdates(other, short)
 
 
 def test_fields_restrict_the_hash() -> None:

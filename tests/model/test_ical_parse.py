@@ -13,6 +13,7 @@ from calsyncd.model import (
     CalendarObject,
     ExtraProperty,
     Marker,
+    Period,
     Person,
     Response,
     ShowAs,
@@ -422,11 +423,10 @@ def test_unknown_values_of_known_properties() -> None:
     assert event.status is Status.CONFIRMED
     assert event.show_as is ShowAs.BUSY
     assert event.visibility is Visibility.PRIVATE  # RFC 5545: unknown classes are private
-    assert [x.line for x in event.extra] == [
-        "STATUS:X-MAYBE",
-        "TRANSP:X-SORT-OF",
-        "RDATE;VALUE=PERIOD:20240105T100000Z/PT1H",
-    ]
+    assert [x.line for x in event.extra] == ["STATUS:X-MAYBE", "TRANSP:X-SORT-OF"]
+    assert event.rdates == (  # a period is an occurrence with its own end: test_ical_quirks
+        Period(datetime(2024, 1, 5, 10, tzinfo=UTC), datetime(2024, 1, 5, 11, tzinfo=UTC)),
+    )
     assert_identical(
         parse_object(serialize_object(parse_object(text, source="s")), source="s"),
         parse_object(text, source="s"),

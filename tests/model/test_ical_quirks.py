@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from calsyncd.model import Event, parse_calendar, parse_object
+from calsyncd.model import Event, Period, parse_calendar, parse_object, serialize_object
 
 from .helpers import zone_of
 
@@ -386,3 +386,57 @@ def test_a_series_ending_before_it_starts_is_kept_and_named() -> None:
         "and adds no occurrence; DTSTART still counts as one (RFC 5545), though some clients "
         "show none"
     ]
+
+
+# -- RDATE periods -------------------------------------------------------------------------------
+
+
+def test_rdate_periods_are_occurrences_with_their_own_end() -> None:
+    """Evolution and Lotus Notes write extra occurrences as periods (start/end or
+    start/duration, RFC 5545 3.3.9); each is an occurrence with its own length. Read into
+    the model (not into ``extra``, which copies never carry) and written back as start/end."""
+    london = ZoneInfo("Europe/London")
+    text = calendar(
+        *vevent(
+            "DTSTART;TZID=Europe/London:20221012T100000",
+            "DTEND;TZID=Europe/London:20221012T110000",
+            "RDATE;VALUE=PERIOD;TZID=Europe/London:20221019T140000/20221019T163000,20221026T0"
+            "93000/PT30M",
+            "RDATE;VALUE=PERIOD:20221102T150000Z/P1D",
+            "RDATE:20221109T100000Z",
+        )
+    )
+    master = master_of(text)
+    assert master.rdates == (
+        Period(
+            datetime(2022, 10, 19, 14, tzinfo=london), datetime(2022, 10, 19, 16, 30, tzinfo=london)
+        ),
+        Period(
+            datetime(2022, 10, 26, 9, 30, tzinfo=london), datetime(2022, 10, 26, 10, tzinfo=london)
+        ),
+        Period(datetime(2022, 11, 2, 15, tzinfo=UTC), datetime(2022, 11, 3, 15, tzinfo=UTC)),
+        datetime(2022, 11, 9, 10, tzinfo=UTC),
+    )
+    assert zone_of(master.rdates[0].start) == "zoneinfo:Europe/London"  # type: ignore[union-attr]
+    assert master.extra == ()
+    written = serialize_object(parse_object(text, source="q")).replace(b"\r\n ", b"")  # unfolded
+    assert (
+        b"RDATE;VALUE=PERIOD;TZID=Europe/London:20221019T140000/20221019T163000,20221026T"
+        in written
+    )
+    assert b"RDATE;VALUE=PERIOD:20221102T150000Z/20221103T150000Z\r\n" in written
+    again = parse_object(written, source="q")
+    assert again.master == master
+    assert zone_of(again.master.rdates[1].start) == "zoneinfo:Europe/London"  # type: ignore[union-attr]
+
+
+def test_an_rdate_period_that_is_not_one_is_named() -> None:
+    for value, why in [
+        ("RDATE;VALUE=PERIOD:20221102/20221103", "RDATE period must be date-times"),
+        ("RDATE;VALUE=PERIOD:20221102T150000Z", "RDATE period has no end"),
+        ("RDATE;VALUE=PERIOD:20221102T150000Z/20221102T140000Z", "RDATE period ends before"),
+        ("RDATE;VALUE=PERIOD:20221102T150000Z/-PT1H", "DURATION is negative"),
+    ]:
+        parsed = parse_calendar(calendar(*vevent("DTSTART:20221101T150000Z", value)), source="q")
+        assert parsed.objects == [], value
+        assert why in parsed.problems[0], parsed.problems

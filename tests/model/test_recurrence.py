@@ -8,6 +8,7 @@ every second since 2020 has a hundred million occurrences before today.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import anyio
@@ -21,7 +22,7 @@ from calsyncd.model.budget import (
     checkpoint,
     in_worker_thread,
 )
-from calsyncd.model.event import CalendarObject, Event
+from calsyncd.model.event import CalendarObject, Event, Period
 from calsyncd.model.recurrence import MAX_TIMES_A_DAY, Recurrence, parse_rule
 from calsyncd.providers.base import Window
 from calsyncd.sync.window import Unexpandable, extent, in_window, span
@@ -169,3 +170,16 @@ def test_dtstart_is_always_the_first_occurrence() -> None:
     assert span(rdates_only) == (start, later)
     removed = CalendarObject("ex@test", Event(start, rdates=(later,), exdates=(start,)))
     assert not in_window(removed, around)
+
+
+def test_an_rdate_period_is_placed_with_its_own_length() -> None:
+    """A one-hour event with an RDATE period of a whole day: the window sees the day."""
+    start = datetime(2024, 1, 6, 15, tzinfo=UTC)
+    long_one = Period(datetime(2024, 2, 3, 15, tzinfo=UTC), datetime(2024, 2, 4, 15, tzinfo=UTC))
+    obj = CalendarObject("p@test", Event(start, start + timedelta(hours=1), rdates=(long_one,)))
+    next_morning = Window(datetime(2024, 2, 4, 9, tzinfo=UTC), datetime(2024, 2, 4, 10, tzinfo=UTC))
+    assert in_window(obj, next_morning)
+    assert not in_window(
+        replace(obj, master=replace(obj.master, rdates=(long_one.start,))), next_morning
+    )  # type: ignore[arg-type]
+    assert span(obj) == (start, long_one.end)

@@ -28,7 +28,7 @@ it reads as the series' occurrence with status cancelled. An exception identical
 occurrence is no override and is left out.
 
 Values Google cannot hold (a ``delegated`` response, more than five reminders, a cancelled
-single event …) raise :class:`Unmappable` with the reason: never a silent change.
+single event, an RDATE period …) raise :class:`Unmappable` with the reason: never a silent change.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from calsyncd.model.event import (
     Event,
     ExtraProperty,
     Marker,
+    Period,
     Person,
     Response,
     ShowAs,
@@ -436,7 +437,13 @@ def _recurrence_value(name: str, when: When) -> str:
 
 def recurrence_lines(event: Event) -> list[str]:
     lines = [f"RRULE:{rule}" for rule in event.rrules]
-    lines += [_recurrence_value("RDATE", when) for when in event.rdates]
+    for when in event.rdates:
+        if isinstance(when, Period):
+            raise Unmappable(
+                f"Google keeps no RDATE period (an extra occurrence with its own end):"
+                f" {when.start.isoformat()}/{when.end.isoformat()}"
+            )
+        lines.append(_recurrence_value("RDATE", when))
     lines += [_recurrence_value("EXDATE", when) for when in event.exdates]
     lines += [extra.line for extra in event.extra if extra.name == "EXRULE"]
     return lines
