@@ -80,11 +80,28 @@ class Marker:
     ``origin`` is the UID of the original object; ``key`` is the deterministic idempotency key
     the copy was created with. Written as ``X-CALSYNCD-*`` properties, a Google private
     extended property or a Graph single-value extended property.
+
+    An *anonymous* copy (a busy block, a copy others read) carries its key alone: ``rule`` and
+    ``origin`` are ``None``, and the key is opaque — only the rule that made it can tell it is
+    its own (:mod:`calsyncd.sync.keys`).
     """
 
-    rule: str
-    origin: str
+    rule: str | None
+    origin: str | None
     key: str
+
+    def __post_init__(self) -> None:
+        if (self.rule is None) != (self.origin is None):
+            raise ValueError("a marker names both its rule and its origin, or neither")
+
+    @classmethod
+    def anonymous(cls, key: str) -> Marker:
+        """The marker of an anonymous copy: its key and nothing else."""
+        return cls(rule=None, origin=None, key=key)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.rule is None
 
 
 @dataclass(frozen=True, slots=True)

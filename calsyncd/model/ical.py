@@ -31,8 +31,9 @@ Writing
     writing an unchanged object twice gives the same bytes (and the same etag).
 
 Mapping decisions
-    * The marker (``X-CALSYNCD-RULE/ORIGIN/KEY``) is read from the master (or the first
-      override) and written on every VEVENT; an incomplete one stays in ``extra``.
+    * The marker (``X-CALSYNCD-RULE/ORIGIN/KEY``, or ``X-CALSYNCD-KEY`` alone for an
+      anonymous copy) is read from the master (or the first override) and written on every
+      VEVENT; an incomplete one stays in ``extra``.
     * ``conference_url`` is the first CONFERENCE with FEATURE=VIDEO or no FEATURE, else
       ``X-GOOGLE-CONFERENCE`` / ``X-MICROSOFT-SKYPETEAMSMEETINGURL`` (then consumed); other
       CONFERENCE lines (dial-in numbers) stay in ``extra``.
@@ -732,8 +733,7 @@ def _assemble(uid: str, group: list[_Read]) -> tuple[CalendarObject, list[str]]:
                 "DTSTART still counts as one (RFC 5545), though some clients show none"
             )
     ordered = masters + sorted(overrides.values(), key=lambda r: sort_key(r.event.recurrence_id))
-    found = ordered[0].marker
-    marker = Marker(**found) if len(found) == len(_MARKER_PROPERTIES) else None
+    marker = _marker(ordered[0].marker)
 
     def clean(event: Event) -> Event:
         if marker is None or not any(x.name in _MARKER_PROPERTIES for x in event.extra):
@@ -748,6 +748,15 @@ def _assemble(uid: str, group: list[_Read]) -> tuple[CalendarObject, list[str]]:
         marker=marker,
     )
     return obj, notes
+
+
+def _marker(found: dict[str, str]) -> Marker | None:
+    """The marker of the properties found: all three, or the key alone (an anonymous copy)."""
+    if len(found) == len(_MARKER_PROPERTIES):
+        return Marker(**found)
+    if set(found) == {"key"}:
+        return Marker.anonymous(found["key"])
+    return None
 
 
 def parse_object(

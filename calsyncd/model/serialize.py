@@ -370,10 +370,12 @@ def _event_lines(obj: CalendarObject, event: Event, rid: When | None) -> list[st
     lines += [f"RRULE:{_uri(rule)}" for rule in event.rrules]
     lines += _rdate_lines(event.rdates)
     lines += _when_list_lines("EXDATE", event.exdates)
-    if obj.marker is not None:
-        lines.append(_line("X-CALSYNCD-RULE", _Text(obj.marker.rule)))
-        lines.append(_line("X-CALSYNCD-ORIGIN", _Text(obj.marker.origin)))
-        lines.append(_line("X-CALSYNCD-KEY", _Text(obj.marker.key)))
+    marker = obj.marker
+    if marker is not None:
+        if marker.rule is not None and marker.origin is not None:  # else anonymous: key only
+            lines.append(_line("X-CALSYNCD-RULE", _Text(marker.rule)))
+            lines.append(_line("X-CALSYNCD-ORIGIN", _Text(marker.origin)))
+        lines.append(_line("X-CALSYNCD-KEY", _Text(marker.key)))
     blocks = [x for x in event.extra if x.line[:6].upper() == "BEGIN:"]
     for extra in event.extra:
         if extra not in blocks:

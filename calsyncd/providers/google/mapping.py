@@ -14,7 +14,8 @@ Model field → event resource:
 - ``url`` → ``source.url``;
 - ``uid`` → ``iCalUID``, or the private property ``calsyncd.uid``: an event created with a
   client-chosen id gets the iCalUID ``{id}@google.com``, so the UID travels beside it;
-- ``marker`` → the private extended properties ``calsyncd.rule``/``.origin``/``.key``.
+- ``marker`` → the private extended properties ``calsyncd.rule``/``.origin``/``.key`` (an
+  anonymous copy's marker: ``calsyncd.key`` alone).
 
 Read only — Google sets them: ``organizer`` (read when the event has attendees; for an event
 without any Google names the calendar itself), ``conference_url`` (the video entry point of
@@ -338,8 +339,13 @@ def same_event(a: Event, b: Event) -> bool:
 
 
 def read_marker(props: Mapping[str, str]) -> Marker | None:
+    """The copy marker: rule, origin and key, or the key alone (an anonymous copy)."""
     rule, origin, key = (props.get(k) for k in (PRIVATE_RULE, PRIVATE_ORIGIN, PRIVATE_KEY))
-    if rule is None or origin is None or key is None:
+    if key is None:
+        return None
+    if rule is None and origin is None:
+        return Marker.anonymous(key)
+    if rule is None or origin is None:
         return None
     return Marker(rule=rule, origin=origin, key=key)
 
