@@ -35,6 +35,7 @@ Direction = Literal["one-way", "two-way"]
 ConflictPolicy = Literal["source-wins", "target-wins", "newest-wins", "merge", "manual"]
 OnTargetChange = Literal["revert", "keep"]
 Deletes = Literal["propagate", "keep"]
+CopyUid = Literal["own", "keep"]
 
 _NAME_RE = re.compile(NAME_PATTERN)
 
@@ -126,6 +127,11 @@ class Meeting(StrictModel):
     """Move the existing meeting (``update``) or make a new one (``replace``)."""
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """No ``default: null`` for a key whose default depends on the rule."""
+    schema.pop("default", None)
+
+
 def _fields_schema(schema: dict[str, Any]) -> None:
     ref = schema.pop("$ref", None) or schema.pop("allOf", [{}])[0].get("$ref")
     schema["anyOf"] = [{"$ref": ref}, {"const": BUSY_BLOCK, "type": "string"}]
@@ -166,6 +172,23 @@ class Rule(StrictModel):
     meeting: Meeting | None = None
     paused: bool = False
     """A paused rule is loaded and checked but runs no cycle."""
+    anonymous: Annotated[bool | None, WithJsonSchema({"type": "boolean"})] = Field(
+        default=None,
+        description=(
+            "copies carry nothing that identifies their original or this rule — their own UID"
+            " and an opaque key only — for targets others read. Default: true with"
+            " fields: busy-block (and always into a published ics file), else false"
+        ),
+        json_schema_extra=_no_default,
+    )
+    uid: CopyUid = Field(
+        default="own",
+        description=(
+            "own: each copy gets its own UID, made from its key (Cyrus/Fastmail and iCloud"
+            " allow a UID once per account); keep: copies keep their original's UID (true"
+            " mirrors into another account or server)"
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -207,9 +230,40 @@ class Rule(StrictModel):
             )
         return value
 
+    @field_validator("anonymous")
+    @classmethod
+    def _busy_blocks_are_anonymous(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if value is False and info.data.get("fields") == BUSY_BLOCK_FIELDS:
+            raise custom_error(
+                "anonymous",
+                "busy blocks are always anonymous: remove anonymous: false (or spell the"
+                " fields out instead of busy-block)",
+            )
+        return value
+
+    @field_validator("uid")
+    @classmethod
+    def _anonymous_copies_have_their_own(cls, value: CopyUid, info: ValidationInfo) -> CopyUid:
+        busy_block = info.data.get("fields") == BUSY_BLOCK_FIELDS
+        if value == "keep" and (info.data.get("anonymous") or busy_block):
+            what = "a busy block" if busy_block else "an anonymous copy"
+            raise custom_error(
+                "uid",
+                f"uid: keep would give {what} its original's UID, which identifies the"
+                " original: remove uid: keep",
+            )
+        return value
+
     @property
     def two_way(self) -> bool:
         return self.direction == "two-way"
+
+    @property
+    def anonymous_copies(self) -> bool:
+        """Whether the rule's copies are anonymous (``anonymous``; busy blocks always are)."""
+        if self.anonymous is not None:
+            return self.anonymous
+        return self.fields == BUSY_BLOCK_FIELDS
 
 
 class RuleFile(StrictModel):

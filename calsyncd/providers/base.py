@@ -37,6 +37,8 @@ class Capabilities:
     ``series``: recurring series are stored natively (master + overrides).
     ``markers``: copy markers survive a round trip.
     ``max_concurrency``: writes the engine may run at once against this calendar.
+    ``published``: the calendar is a document for others to read (a published feed), so the
+    copies written into it are anonymous.
     """
 
     read_only: bool = False
@@ -44,6 +46,7 @@ class Capabilities:
     series: bool = True
     markers: bool = True
     max_concurrency: int = 4
+    published: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@
 - :class:`IcsFile` is a writable single file (e.g. a published busy feed) that every write
   rewrites whole, atomically. It is calsyncd's to write: what the codec does not model (to-dos,
   unknown components) does not survive a rewrite, so writes are refused while the file holds
-  objects that cannot be read.
+  objects that cannot be read. It is *published* (others read it): the engine writes only
+  anonymous copies into it.
 
 In both the item id is the UID and the etag a hash of the object's serialization, so a
 changed document yields exactly the UIDs whose objects changed. The cursor carries what
@@ -466,7 +467,12 @@ class IcsFile(Calendar):
     """
 
     capabilities = Capabilities(
-        read_only=False, incremental=True, series=True, markers=True, max_concurrency=1
+        read_only=False,
+        incremental=True,
+        series=True,
+        markers=True,
+        max_concurrency=1,
+        published=True,
     )
 
     def __init__(self, path: Path, *, where: str, name: str | None = None) -> None:

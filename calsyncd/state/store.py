@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -22,6 +23,12 @@ from typing import Literal, Self
 from calsyncd.errors import StateError
 from calsyncd.scrub import scrub
 from calsyncd.state.schema import MIGRATIONS
+from calsyncd.state.secret import (
+    SECRET_BYTES,
+    load_or_create_secret,
+    read_secret,
+    secret_path,
+)
 
 Side = Literal["source", "target"]
 SIDES: tuple[Side, Side] = ("source", "target")
@@ -159,10 +166,21 @@ def _pair(row: sqlite3.Row) -> PairRecord:
 class StateStore:
     """Access to the state database. Not thread-safe: one store per thread/event loop."""
 
-    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: str,
+        *,
+        secret_file: Path | None = None,
+        secret_writable: bool = False,
+        secret: bytes | None = None,
+    ) -> None:
         self._db = connection
         self._db.row_factory = sqlite3.Row
         self.path = path
+        self._secret_file = secret_file
+        self._secret_writable = secret_writable
+        self._secret = secret
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -180,7 +198,7 @@ class StateStore:
             db.execute("PRAGMA busy_timeout=30000")
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"{path}: cannot open the state database: {exc}") from exc
-        store = cls(db, str(path))
+        store = cls(db, str(path), secret_file=secret_path(path), secret_writable=True)
         store._migrate()
         return store
 
@@ -188,7 +206,9 @@ class StateStore:
     def open_readonly(cls, path: Path) -> Self:
         """Open for reading only; a missing database reads as empty (nothing is created)."""
         if not path.exists():
-            return cls.in_memory()
+            store = cls.in_memory()
+            store._secret_file = secret_path(path)
+            return store
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             db.execute("PRAGMA busy_timeout=30000")
@@ -201,12 +221,13 @@ class StateStore:
                 f"{path}: state database has schema version {version}, expected "
                 f"{len(MIGRATIONS)}; run `calsyncd sync` or the daemon once to migrate it"
             )
-        return cls(db, str(path))
+        return cls(db, str(path), secret_file=secret_path(path))
 
     @classmethod
-    def in_memory(cls) -> Self:
+    def in_memory(cls, *, secret: bytes | None = None) -> Self:
+        """A database in memory; ``secret`` is its copy secret (default: a random one)."""
         db = sqlite3.connect(":memory:", isolation_level=None)
-        store = cls(db, ":memory:")
+        store = cls(db, ":memory:", secret=secret)
         store._migrate()
         return store
 
@@ -241,6 +262,23 @@ class StateStore:
             raise
         else:
             self._db.execute("COMMIT")
+
+    # -- the copy secret -------------------------------------------------------------------
+
+    def copy_secret(self, *, create: bool) -> bytes | None:
+        """The deployment's copy secret (see :mod:`calsyncd.state.secret`), or ``None`` if
+        there is none yet and ``create`` is false. It lives beside the database file, so a
+        lost database does not lose it. A store opened read-only never writes one: lacking
+        the file, it uses one of its own for as long as it is open (``plan`` then shows
+        the creates a first ``sync`` would make, under other keys)."""
+        if self._secret is None and self._secret_file is not None:
+            if create and self._secret_writable:
+                self._secret = load_or_create_secret(self._secret_file)
+            else:
+                self._secret = read_secret(self._secret_file)
+        if self._secret is None and create:
+            self._secret = secrets.token_bytes(SECRET_BYTES)
+        return self._secret
 
     # -- rules -----------------------------------------------------------------------------
 

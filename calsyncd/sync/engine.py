@@ -15,8 +15,9 @@ provider could not read: skipped, named, read again next cycle.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 import structlog
@@ -28,7 +29,6 @@ from calsyncd.providers.base import Calendar, Changes, Item, Skipped, Window
 from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, SeenRecord, Side, StateStore
 from calsyncd.sync.executor import Executor, Outcome
 from calsyncd.sync.filters import selected
-from calsyncd.sync.keys import copy_key
 from calsyncd.sync.plan import Plan, other
 from calsyncd.sync.planner import PlanInput, Policy, SideView, plan
 from calsyncd.sync.window import Extent, Unexpandable, extent
@@ -110,6 +110,30 @@ def _seen_record(policy: Policy, side: Side, item: Item, span: Extent) -> SeenRe
     )
 
 
+def _with_copy_identity(
+    policy: Policy, store: StateStore, calendars: Mapping[Side, Calendar]
+) -> Policy:
+    """``policy`` with the sides whose copies are anonymous — the rule's (``anonymous``, busy
+    blocks) and any published calendar copies go to — and the deployment's copy secret
+    (made on first need: a rule with anonymous copies; read if it exists otherwise, so that
+    copies made while the rule's copies were anonymous are still recognised)."""
+    copy_sides: tuple[Side, ...] = SIDES if policy.two_way else ("target",)
+    published = {side for side in copy_sides if calendars[side].capabilities.published}
+    anonymous = (policy.anonymous & set(copy_sides)) | published
+    secret = store.copy_secret(create=bool(anonymous)) or b""
+    return replace(policy, anonymous=frozenset(anonymous), secret=secret)
+
+
+def _effective_hash(config_hash: str, policy: Policy) -> str:
+    """The rule's config hash with the sides whose copies are anonymous: when they change
+    (the rule, or the kind of its target), every pair is planned again, and copies of the
+    other kind are replaced at once (:meth:`~calsyncd.sync.planner._Planner._rekey`)."""
+    if not policy.anonymous:
+        return config_hash
+    text = f"{config_hash}\0anonymous:{','.join(sorted(policy.anonymous))}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def _leaves(group: BaseExceptionGroup[ProviderError]) -> list[ProviderError]:
     found: list[ProviderError] = []
     for exc in group.exceptions:
@@ -130,10 +154,11 @@ class Cycle:
         *,
         limiters: Mapping[Side, anyio.CapacityLimiter] | None = None,
     ) -> None:
-        self.policy = policy
+        self.policy = _with_copy_identity(policy, store, calendars)
+        self.keys = self.policy.copy_keys()
         self.rule = policy.rule
         self.window = window
-        self.config_hash = config_hash
+        self.config_hash = _effective_hash(config_hash, self.policy)
         self.store = store
         self.calendars = calendars
         self.limiters = limiters or {
@@ -238,18 +263,42 @@ class Cycle:
             paired_ids = {p.side_id(side) for p in paired.values()}
             uids: set[str] = set()
             keys: set[str] = set()
+            copy_keys: set[str] = set()
             for item in listed[side].items.values():
                 if item.id in paired_ids:
                     continue
                 marker = item.obj.marker
-                if marker is None:
+                if marker is None:  # an original: its copy, by key (or an object by UID)
                     uids.add(item.obj.uid)
-                    keys.add(copy_key(self.rule, side, item.obj.uid))
-                elif marker.rule == self.rule:
-                    uids.add(marker.origin)
+                    keys.update(self._keys_of_copy(side, item.obj.uid))
+                elif self.keys.owns(marker):  # a copy: its original
+                    if marker.origin is not None:
+                        uids.add(marker.origin)
+                    else:
+                        copy_keys.add(marker.key)
             found = self.store.seen_by_uid(self.rule, there, uids)
             found.update(self.store.seen_by_marker(self.rule, there, keys))
+            found.update(self._originals_by_copy_key(there, copy_keys))
             await self._get_many(there, [r.id for r in found.values()], listed[there].items)
+
+    def _keys_of_copy(self, origin: Side, uid: str) -> tuple[str, ...]:
+        """The keys the copy of an original may have: the rule's, and the one a copy made
+        before the rule's copies became anonymous has."""
+        earlier = self.keys.earlier_key(origin, uid)
+        key = self.keys.key(origin, uid)
+        return (key,) if earlier is None else (key, earlier)
+
+    def _originals_by_copy_key(self, side: Side, keys: set[str]) -> dict[str, SeenRecord]:
+        """Originals on ``side`` whose copies have these (opaque) keys. An anonymous copy
+        names no original, so every original remembered is tried — only for copies not
+        paired yet (a create whose row a killed cycle never committed), so rarely."""
+        if not keys:
+            return {}
+        return {
+            record.id: record
+            for record in self.store.seen_all(self.rule, side).values()
+            if record.marker_key is None and self.keys.key(side, record.uid) in keys
+        }
 
     def _pairs(
         self,
@@ -264,9 +313,9 @@ class Cycle:
             for item in listed[side].items.values():
                 marker = item.obj.marker
                 if marker is None:
-                    keys.add(copy_key(self.rule, side, item.obj.uid))
-                elif marker.rule == self.rule:
-                    keys.add(copy_key(self.rule, other(side), marker.origin))
+                    keys.update(self._keys_of_copy(side, item.obj.uid))
+                elif self.keys.owns(marker):
+                    keys.add(marker.key)
         return self.store.pairs(
             self.rule,
             keys=keys,
@@ -321,6 +370,16 @@ class Cycle:
     # -- the cycle -------------------------------------------------------------------------
 
     async def run(self, *, dry_run: bool = False, allow_mass_delete: bool = False) -> CycleResult:
+        if self.policy.keep_uids and self.policy.anonymous:
+            target = self.calendars[sorted(self.policy.anonymous)[-1]]
+            self.result.fail(
+                PermanentError(
+                    f"rule {self.rule} keeps its originals' UIDs (uid: keep), but {target.where}"
+                    " is a published calendar whose copies are anonymous; nothing was written:"
+                    " remove uid: keep"
+                )
+            )
+            return self.result
         meta = self.store.rule(self.rule)
         rerender = bool(meta.config_hash) and meta.config_hash != self.config_hash
         cursors: dict[Side, str | None] = (

@@ -147,16 +147,31 @@ def derive_event(event: Event, mapping: FieldMapping, calendar: str) -> Event:
 
 
 def derive(
-    original: CalendarObject, mapping: FieldMapping, *, marker: Marker, calendar: str
+    original: CalendarObject,
+    mapping: FieldMapping,
+    *,
+    marker: Marker,
+    calendar: str,
+    uid: str | None = None,
 ) -> CalendarObject:
-    """The copy of ``original`` (a whole series at once), marked with ``marker``."""
+    """The copy of ``original`` (a whole series at once), marked with ``marker``, with the
+    UID ``uid`` (default: the original's).
+
+    An anonymous copy (``marker`` names no rule) carries no trace of when its original was
+    made or edited either: CREATED, LAST-MODIFIED and SEQUENCE are left out.
+    """
+
+    def copy_of(event: Event) -> Event:
+        made = derive_event(event, mapping, calendar)
+        if marker.is_anonymous:
+            made = replace(made, created=None, last_modified=None, sequence=0)
+        return made
+
     master = original.master
     return CalendarObject(
-        uid=original.uid,
-        master=derive_event(master, mapping, calendar) if master is not None else None,
-        overrides={
-            rid: derive_event(event, mapping, calendar) for rid, event in original.overrides.items()
-        },
+        uid=uid if uid is not None else original.uid,
+        master=copy_of(master) if master is not None else None,
+        overrides={rid: copy_of(event) for rid, event in original.overrides.items()},
         marker=marker,
     )
 

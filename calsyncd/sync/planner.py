@@ -5,7 +5,8 @@ the planner may need — changed objects, the pairs they touch, possible copies 
 :class:`PlanInput`; the same input always gives the same plan.
 
 Vocabulary: an *original* is an object a user made; its *copy* is what this rule made from it
-on the other side (marked with the rule's name, the original's UID and a deterministic key).
+on the other side (marked with the rule's name, the original's UID and a deterministic key —
+or, an anonymous copy, with an opaque key alone: :mod:`calsyncd.sync.keys`).
 A *pair* is an original and its copy as the state database remembers them. In a one-way rule
 originals live on the source; in a two-way rule on either side.
 """
@@ -22,7 +23,7 @@ from calsyncd.model.ical import parse_object, serialize_object
 from calsyncd.providers.base import Item, Window
 from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, Side
 from calsyncd.sync.filters import Clause, selected
-from calsyncd.sync.keys import copy_key
+from calsyncd.sync.keys import CopyKeys
 from calsyncd.sync.mapping import MAPPED_FIELDS, FieldMapping, derive, write_back
 from calsyncd.sync.plan import ItemProblem, Plan, Step, Write, display_start, other
 from calsyncd.sync.window import in_window
@@ -49,10 +50,18 @@ class Policy:
     owners: Mapping[Side, str | None] = field(
         default_factory=lambda: {"source": None, "target": None}
     )
+    anonymous: frozenset[Side] = frozenset()
+    """Sides whose copies are anonymous (see :mod:`calsyncd.sync.keys`)."""
+    keep_uids: bool = False
+    secret: bytes = b""
+    """The deployment's copy secret: the engine sets it from the state store."""
 
     def mapping_to(self, side: Side) -> FieldMapping:
         """The mapping that makes objects on ``side`` from the other side's."""
         return self.forward if side == "target" else self.reverse
+
+    def copy_keys(self) -> CopyKeys:
+        return CopyKeys(self.rule, self.anonymous, self.secret, self.keep_uids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +164,7 @@ class _Planner:
                 item_id = pair.side_id(side)
                 if item_id is not None:
                     self.pair_of[side][item_id] = key
+        self.keys = self.policy.copy_keys()
         self.by_uid: dict[Side, dict[str, Item]] = {side: {} for side in SIDES}
         self.by_marker: dict[Side, dict[str, Item]] = {side: {} for side in SIDES}
         for side in SIDES:
@@ -162,12 +172,13 @@ class _Planner:
                 marker = item.obj.marker
                 if marker is None:
                     self.by_uid[side].setdefault(item.obj.uid, item)
-                elif marker.rule == self.policy.rule:
+                elif self.keys.owns(marker):
                     self.by_marker[side].setdefault(marker.key, item)
                 # A copy made by another rule is neither an original nor a copy of this rule:
                 # adopting it (by its UID) would make two rules fight over one object.
         self.claimed: dict[Side, set[str]] = {side: set() for side in SIDES}
         self.pairs: dict[str, PairRecord] = dict(given.pairs)
+        self._by_copy_key: dict[Side, dict[str, Item]] = {}
 
     # -- entry -----------------------------------------------------------------------------
 
@@ -207,14 +218,18 @@ class _Planner:
         )
         return self._guard(plan)
 
-    def _key_of(self, side: Side, obj: CalendarObject) -> str | None:
-        """The pair key an object belongs to: as an original, or as a copy of this rule."""
+    def _keys_of(self, side: Side, obj: CalendarObject) -> tuple[str, ...]:
+        """The pair keys an object may belong to: as an original (its copy's key, and the
+        key a copy made before the rule's copies became anonymous has), or as a copy of this
+        rule (its marker's key)."""
         marker = obj.marker
         if marker is None:
-            return copy_key(self.policy.rule, side, obj.uid)
-        if marker.rule == self.policy.rule:
-            return copy_key(self.policy.rule, other(side), marker.origin)
-        return None
+            earlier = self.keys.earlier_key(side, obj.uid)
+            key = self.keys.key(side, obj.uid)
+            return (key,) if earlier is None else (key, earlier)
+        if self.keys.owns(marker):
+            return (marker.key,)
+        return ()
 
     def _gone(self, side: Side, item_id: str | None) -> bool:
         view = self.given.view(side)
@@ -230,8 +245,8 @@ class _Planner:
             for item in self.given.view(side).items.values():
                 if item.id in self.pair_of[side]:
                     continue
-                key = self._key_of(side, item.obj)
-                pair = self.pairs.get(key) if key is not None else None
+                found = [self.pairs[k] for k in self._keys_of(side, item.obj) if k in self.pairs]
+                pair = found[0] if found else None
                 if pair is None or not self._gone(side, pair.side_id(side)):
                     continue
                 old_id = pair.side_id(side)
@@ -268,16 +283,19 @@ class _Planner:
     def _base(self, pair: PairRecord, side: Side) -> CalendarObject | None:
         return _decode(pair.source_base if side == "source" else pair.target_base, pair.key)
 
-    def _marker(self, key: str, origin_uid: str) -> Marker:
-        return Marker(rule=self.policy.rule, origin=origin_uid, key=key)
-
-    def _derive(self, origin: Side, original: CalendarObject, key: str) -> CalendarObject:
+    def _derive(
+        self, origin: Side, original: CalendarObject, key: str, uid: str | None = None
+    ) -> CalendarObject:
+        """The copy of ``original`` under ``key``. ``uid`` is the UID of the copy that exists
+        already: a copy keeps its UID (changing it is a delete and a create on most servers);
+        a new one gets the UID the rule gives it."""
         copy_side = other(origin)
         return derive(
             original,
             self.policy.mapping_to(copy_side),
-            marker=self._marker(key, original.uid),
+            marker=self.keys.marker(origin, original.uid, key),
             calendar=self.policy.calendars[origin],
+            uid=uid if uid is not None else self.keys.uid(origin, original.uid, key),
         )
 
     def _write_back(
@@ -354,6 +372,16 @@ class _Planner:
             if copy is None:
                 return self._step(key, origin, pair.origin_uid, current, shown=None, forget=True)
             return self._original_gone(pair, current, copy, copy_changed=False)
+        wanted = self.keys.key(origin, pair.origin_uid)
+        if wanted != key and orig is not None and copy is not None:
+            # The copy was made under another key: before the rule's copies became anonymous
+            # (or since they stopped being). It is made again — unless it holds an edit the
+            # rule keeps, which is settled first (this cycle) and the copy replaced next time.
+            keeps_edit = edited[copy_side] and (
+                self.policy.two_way or not self.policy.revert_target_changes
+            )
+            if not keeps_edit and key not in self.given.conflicts:
+                return self._rekey(pair, current, orig, copy, wanted)
         if orig is None:
             assert copy is not None
             return self._original_gone(pair, current, copy, edited[copy_side])
@@ -385,7 +413,7 @@ class _Planner:
         original (its marker removed) and a new copy is made on the other side."""
         new_origin = other(pair.origin)
         original = copy.obj.with_marker(None)
-        key = copy_key(self.policy.rule, new_origin, original.uid)
+        key = self.keys.key(new_origin, original.uid)
         new_copy = self._derive(new_origin, original, key)
         return self._step(
             key,
@@ -418,19 +446,25 @@ class _Planner:
         )
         if pair.dismissed:
             return dismissed
-        recreate = (not self.policy.two_way and self.policy.revert_target_changes) or (
-            self.policy.two_way and orig_changed
+        wanted = self.keys.key(origin, pair.origin_uid)
+        # A copy made under another key that is gone was deleted by a replacement (_rekey)
+        # killed before it made the new copy: it is made, whatever the policy says.
+        recreate = (
+            wanted != key
+            or (not self.policy.two_way and self.policy.revert_target_changes)
+            or (self.policy.two_way and orig_changed)
         )
         if recreate:
-            desired = self._derive(origin, orig.obj, key)
+            desired = self._derive(origin, orig.obj, wanted)
             return self._step(
-                key,
+                wanted,
                 origin,
                 pair.origin_uid,
                 current,
                 shown=orig.obj,
+                replaces=key if wanted != key else None,
                 written_hash=_hash(desired),
-                writes=(Write("create", copy_side, desired, key=key),),
+                writes=(Write("create", copy_side, desired, key=wanted),),
             )
         if self.policy.two_way and self.policy.propagate_deletes:
             return self._step(
@@ -454,7 +488,7 @@ class _Planner:
     ) -> Step:
         origin = pair.origin
         copy_side = other(origin)
-        desired = self._derive(origin, orig.obj, pair.key)
+        desired = self._derive(origin, orig.obj, pair.key, uid=copy.obj.uid)
         desired_hash = _hash(desired)
         copy_hash = _hash(copy.obj)
         resolution = self._resolution(pair.key)
@@ -503,7 +537,7 @@ class _Planner:
             new_orig = self._merge(pair, orig.obj, copy.obj)
         else:
             new_orig = self._write_back(origin, orig.obj, copy.obj)
-        new_copy = self._derive(origin, new_orig, pair.key)
+        new_copy = self._derive(origin, new_orig, pair.key, uid=copy.obj.uid)
         new_copy_hash = _hash(new_copy)
         writes: list[Write] = []
         if _hash(new_orig) != _hash(orig.obj):
@@ -520,6 +554,42 @@ class _Planner:
             writes=tuple(writes),
             fields=changed_fields(orig.obj, new_orig),
             **settles,
+        )
+
+    def _rekey(
+        self,
+        pair: PairRecord,
+        current: dict[Side, Item | None],
+        orig: Item,
+        copy: Item,
+        key: str,
+    ) -> Step:
+        """Replace the pair's copy with one made under ``key``: deleted, then created.
+
+        An anonymous copy must not keep the id, UID or marker of a copy made before, which
+        name its original. The writes run in order and the pair's row then holds the new
+        copy; killed in between, the next cycle finds the old copy gone and makes the new one
+        (:meth:`_copy_gone`). Replacing is not deleting: the guard does not count it.
+        """
+        origin = pair.origin
+        copy_side = other(origin)
+        made = self.by_marker[copy_side].get(key)
+        make = Write("create", copy_side, self._derive(origin, orig.obj, key), key=key)
+        if made is not None and made.id not in self.claimed[copy_side]:
+            # Made under this key before (a replacement killed half-way): brought up to date.
+            self.claimed[copy_side].add(made.id)
+            desired = self._derive(origin, orig.obj, key, uid=made.obj.uid)
+            make = Write("update", copy_side, desired, item_id=made.id, etag=made.etag)
+        assert make.obj is not None
+        return self._step(
+            key,
+            origin,
+            pair.origin_uid,
+            current,
+            shown=orig.obj,
+            replaces=pair.key,
+            written_hash=_hash(make.obj),
+            writes=(Write("delete", copy_side, item_id=copy.id, etag=copy.etag), make),
         )
 
     def _resolution(self, key: str) -> Side | None:
@@ -615,7 +685,7 @@ class _Planner:
     def _unpaired(self, side: Side, item: Item) -> None:
         marker = item.obj.marker
         if marker is not None:
-            if marker.rule == self.policy.rule:
+            if self.keys.owns(marker):
                 self._unpaired_copy(side, item, marker)
             return  # a copy made by another rule is never copied again
         if side == "target" and not self.policy.two_way:
@@ -626,18 +696,26 @@ class _Planner:
         obj = item.obj
         if not self._selected(side, obj) or not in_window(obj, self.given.window):
             return
-        key = copy_key(self.policy.rule, side, obj.uid)
+        key = self.keys.key(side, obj.uid)
         if key in self.steps:
             self.problems.append(ItemProblem(side, item.id, f"duplicate UID {obj.uid!r}; skipped"))
             return
         copy_side = other(side)
         self.claimed[side].add(item.id)
-        desired = self._derive(side, obj, key)
-        existing = self.by_marker[copy_side].get(key) or self._same_uid(copy_side, obj.uid)
-        if existing is not None and existing.id not in self.pair_of[copy_side]:
+        existing = self._unpaired_by_marker(copy_side, key)
+        earlier = self.keys.earlier_key(side, obj.uid)
+        if existing is None and earlier is not None:
+            existing = self._unpaired_by_marker(copy_side, earlier)
+        if existing is None and copy_side not in self.keys.anonymous:
+            # An anonymous copy is never an object that carries its original's UID.
+            existing = self._same_uid(copy_side, obj.uid)
+            if existing is not None and existing.id in self.pair_of[copy_side]:
+                existing = None
+        if existing is not None:
             self.claimed[copy_side].add(existing.id)
-            self.steps[key] = self._adopt(side, item, existing, key, desired)
+            self.steps[key] = self._adopt(side, item, existing, key)
             return
+        desired = self._derive(side, obj, key)
         self.steps[key] = self._step(
             key,
             side,
@@ -648,24 +726,62 @@ class _Planner:
             writes=(Write("create", copy_side, desired, key=key),),
         )
 
+    def _unpaired_by_marker(self, side: Side, key: str) -> Item | None:
+        item = self.by_marker[side].get(key)
+        if item is None or item.id in self.pair_of[side] or item.id in self.claimed[side]:
+            return None
+        return item
+
     def _same_uid(self, side: Side, uid: str) -> Item | None:
         item = self.by_uid[side].get(uid)
         if item is None or item.id in self.claimed[side]:
             return None
         return item
 
-    def _adopt(
-        self, origin: Side, orig: Item, copy: Item, key: str, desired: CalendarObject
-    ) -> Step:
-        """Pair an existing copy (found by marker or UID) instead of making a second one."""
+    def _original_of(self, side: Side, marker: Marker) -> Item | None:
+        """The original (on ``side``) of a copy of this rule: by the UID its marker names, or
+        — an anonymous copy names none — by the key its copy has."""
+        if marker.origin is not None:
+            return self._same_uid(side, marker.origin)
+        if side not in self._by_copy_key:
+            originals = self.by_uid[side].values()
+            self._by_copy_key[side] = {self.keys.key(side, i.obj.uid): i for i in originals}
+        item = self._by_copy_key[side].get(marker.key)
+        if item is None or item.id in self.claimed[side]:
+            return None
+        return item
+
+    def _adopt(self, origin: Side, orig: Item, copy: Item, key: str) -> Step:
+        """Pair an existing copy (found by marker or UID) instead of making a second one.
+
+        The copy keeps its UID. One made under another key (before the rule's copies became
+        anonymous) is replaced instead: see :meth:`_rekey`.
+        """
         copy_side = other(origin)
         current: dict[Side, Item | None] = {origin: orig, copy_side: copy}
+        marker = copy.obj.marker
+        if marker is not None and marker.key != key:
+            desired = self._derive(origin, orig.obj, key)
+            return self._step(
+                key,
+                origin,
+                orig.obj.uid,
+                current,
+                shown=orig.obj,
+                adopt=True,
+                written_hash=_hash(desired),
+                writes=(
+                    Write("delete", copy_side, item_id=copy.id, etag=copy.etag),
+                    Write("create", copy_side, desired, key=key),
+                ),
+            )
+        desired = self._derive(origin, orig.obj, key, uid=copy.obj.uid)
         desired_hash = _hash(desired)
         writes: tuple[Write, ...] = ()
         if _hash(copy.obj) != desired_hash or copy.obj.marker != desired.marker:
             if self.policy.two_way and copy.obj.marker is None and self._newer(copy.obj, orig.obj):
                 new_orig = self._write_back(origin, orig.obj, copy.obj)
-                desired = self._derive(origin, new_orig, key)
+                desired = self._derive(origin, new_orig, key, uid=copy.obj.uid)
                 desired_hash = _hash(desired)
                 writes = (Write("update", origin, new_orig, item_id=orig.id, etag=orig.etag),)
             writes = (*writes, Write("update", copy_side, desired, item_id=copy.id, etag=copy.etag))
@@ -683,25 +799,27 @@ class _Planner:
 
     def _unpaired_copy(self, side: Side, item: Item, marker: Marker) -> None:
         origin = other(side)
-        key = copy_key(self.policy.rule, origin, marker.origin)
+        key = marker.key
         if key in self.steps or item.id in self.claimed[side]:
             return
-        original = self._same_uid(origin, marker.origin)
+        original = self._original_of(origin, marker)
         if original is not None and original.id not in self.pair_of[origin]:
             if self._selected(origin, original.obj):
                 self.claimed[origin].add(original.id)
                 self.claimed[side].add(item.id)
-                desired = self._derive(origin, original.obj, key)
-                self.steps[key] = self._adopt(origin, original, item, key, desired)
+                wanted = self.keys.key(origin, original.obj.uid)
+                self.steps[wanted] = self._adopt(origin, original, item, wanted)
             return
         if original is None and self.policy.propagate_deletes:
-            # The engine looked the original up by UID (view, then state) and found nothing:
-            # an orphan, e.g. left behind by a crash after its original was deleted.
+            # The engine looked the original up (by UID or copy key; view, then state) and
+            # found nothing, or found it paired with another copy: an orphan, e.g. left
+            # behind by a crash after its original was deleted, or by a replacement
+            # (_rekey) that did not finish.
             self.claimed[side].add(item.id)
             self.steps[key] = self._step(
                 key,
                 origin,
-                marker.origin,
+                marker.origin or "",
                 {side: item, origin: None},
                 shown=item.obj,
                 forget=True,
@@ -721,7 +839,11 @@ class _Planner:
         total = self.given.pair_count + sum(step.adopt for step in plan.steps)
         for side in SIDES:
             deletes = sum(
-                1 for step in plan.steps for w in step.writes if w.op == "delete" and w.side == side
+                1
+                for step in plan.steps
+                if not _replaces(step, side)
+                for w in step.writes
+                if w.op == "delete" and w.side == side
             )
             cause = other(side)
             emptied = deletes > 0 and total > 1 and self.given.view(cause).emptied
@@ -757,6 +879,13 @@ class _Planner:
         if self.policy.max_deletes is not None:
             return f"max_deletes {self.policy.max_deletes}"
         return f"max_deletes {self.policy.max_deletes_percent:g}% of {total} synced"
+
+
+def _replaces(step: Step, side: Side) -> bool:
+    """Whether ``step`` replaces an object on ``side`` (deletes one, writes another there):
+    the side holds as many objects after it as before, so its delete is no deletion."""
+    ops = {w.op for w in step.writes if w.side == side}
+    return "delete" in ops and bool(ops & {"create", "update"})
 
 
 def plan(given: PlanInput) -> Plan:

@@ -9,7 +9,7 @@ from typing import Any
 
 from calsyncd.config.fieldmap import KEEP, FieldMap, ReverseFieldMap
 from calsyncd.config.rules import Rule
-from calsyncd.state.store import Side
+from calsyncd.state.store import SIDES, Side
 from calsyncd.sync.mapping import MAPPED_FIELDS, FieldMapping
 from calsyncd.sync.planner import Policy
 
@@ -57,13 +57,17 @@ def policy_for(rule: Rule) -> Policy:
         max_deletes_percent=percent,
         calendars={side: _calendar_name(rule, side) for side in ("source", "target")},
         owners={"source": rule.source.user, "target": rule.target.user},
+        anonymous=frozenset(SIDES) if rule.anonymous_copies else frozenset(),
+        keep_uids=rule.uid == "keep",
     )
 
 
 def config_hash(rule: Rule) -> str:
     """A hash of everything that decides what a copy looks like or which events are synced.
 
-    Interval, window, guard and pause do not count: changing them re-renders nothing.
+    Interval, window, guard and pause do not count: changing them re-renders nothing; nor
+    does ``uid`` (it names copies made from then on). Whether copies are anonymous counts,
+    but the engine adds it (it depends on the target too: :class:`~calsyncd.sync.engine.Cycle`).
     """
     relevant = rule.model_dump(
         mode="json",

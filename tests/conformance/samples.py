@@ -84,10 +84,11 @@ def event_view(event: Event, skip: Iterable[str] = ()) -> dict[str, object]:
 
 
 def object_view(obj: CalendarObject, skip: Iterable[str] = ()) -> dict[str, object]:
-    """A comparable picture of a whole object (``skip``: fields the provider cannot store)."""
+    """A comparable picture of a whole object (``skip``: fields the provider cannot store, or
+    ``uid`` and ``marker`` to compare an original with its copy)."""
     skipped = set(skip)
     return {
-        "uid": obj.uid,
+        "uid": None if "uid" in skipped else obj.uid,
         "marker": None if "marker" in skipped else obj.marker,
         "master": None if obj.master is None else event_view(obj.master, skipped),
         "overrides": {

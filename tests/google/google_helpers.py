@@ -52,20 +52,28 @@ def write_rules(project: Project, setup: GoogleSetup, rules: str, connections: s
 
 
 def read_google(setup: GoogleSetup, calendar_id: str | None = None) -> dict[str, Item]:
-    """Every object of an emulated calendar as the provider reads it, by UID."""
+    """Every object of an emulated calendar as the provider reads it, by UID — a copy's by its
+    original's (a copy has a UID of its own)."""
 
     async def work() -> dict[str, Item]:
         async with setup.calendar(calendar_id) as calendar:
             changes = await calendar.list_changes(None)
         assert changes.skipped == []
-        return {item.obj.uid: item for item in changes.items}
+        return {origin_uid(item.obj): item for item in changes.items}
 
     return anyio.run(work)
 
 
+def origin_uid(obj: CalendarObject) -> str:
+    """The UID of the original ``obj`` is, or is a copy of."""
+    marker = obj.marker
+    return marker.origin if marker is not None and marker.origin is not None else obj.uid
+
+
 def view(obj: CalendarObject) -> dict[str, object]:
-    """What must survive a trip: every field Google keeps, not the copy marker."""
-    return object_view(obj, NOT_KEPT | {"marker"})
+    """What must survive a trip: every field Google keeps, not the copy marker (nor the UID,
+    which a copy has of its own)."""
+    return object_view(obj, NOT_KEPT | {"marker", "uid"})
 
 
 def zoned_event(uid: str) -> CalendarObject:

@@ -30,8 +30,8 @@ BACK = "back@example.com"
 
 
 def chain(mirror: str, imported: str) -> str:
-    """Google → ``mirror`` (copies, with markers); ``imported`` (the same objects without
-    them) → the other Google calendar."""
+    """Google → ``mirror`` (copies, with markers, keeping the UIDs); ``imported`` (the same
+    objects without them) → the other Google calendar."""
     return f"""
 rules:
   - name: out
@@ -39,6 +39,7 @@ rules:
     target: {{connection: rad, calendar: {mirror}}}
     window: {{past: 3650d, future: 3650d}}
     fields: {{attendees: keep}}
+    uid: keep
   - name: back
     source: {{connection: rad, calendar: {imported}}}
     target: {{connection: gcal, calendar: {BACK}}}
@@ -48,8 +49,9 @@ rules:
 
 
 def view(obj: CalendarObject) -> dict[str, object]:
-    """Every field Google keeps (times as wall time + zone name), not the copy marker."""
-    return object_view(obj, UNSUPPORTED | {"marker"})
+    """Every field Google keeps (times as wall time + zone name), not the copy marker (nor
+    the UID, which a copy has of its own)."""
+    return object_view(obj, UNSUPPORTED | {"marker", "uid"})
 
 
 def wire_times(

@@ -72,7 +72,9 @@ def put_good(folder: Path, prefix: str) -> None:
 
 
 def uids(folder: Path) -> set[str]:
-    return {parse_object(p.read_bytes(), source=p.name).uid for p in folder.glob("*.ics")}
+    """The UIDs of the originals the folder holds copies of (copies have their own)."""
+    objects = [parse_object(p.read_bytes(), source=p.name) for p in folder.glob("*.ics")]
+    return {o.marker.origin if o.marker and o.marker.origin else o.uid for o in objects}
 
 
 def rule(name: str, source: str, target: str) -> str:

@@ -107,7 +107,8 @@ def copies(folder: Path) -> set[str]:
     found = set()
     for path in folder.glob("*.ics"):
         try:
-            found.add(parse_object(path.read_bytes(), source=path.name).uid)
+            obj = parse_object(path.read_bytes(), source=path.name)
+            found.add(obj.marker.origin if obj.marker and obj.marker.origin else obj.uid)
         except ValueError:  # being written
             continue
     return found

@@ -8,6 +8,7 @@ tested step by step, several rules can share calendars, and "apply, then plan ag
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -15,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsyncd.config.rules import Rule
-from calsyncd.model.event import CalendarObject, Event, Marker, When
+from calsyncd.model.event import CalendarObject, Event, When
 from calsyncd.model.hashing import content_hash
 from calsyncd.providers.base import Item, Window
 from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, Side
 from calsyncd.sync.executor import pair_after
-from calsyncd.sync.keys import copy_key
+from calsyncd.sync.keys import CopyKeys, copy_uid
 from calsyncd.sync.mapping import derive
 from calsyncd.sync.plan import Plan, other
 from calsyncd.sync.planner import PlanInput, Policy, SideView, plan
@@ -104,18 +105,67 @@ def rule(**config: Any) -> Rule:
     return Rule.model_validate(data)
 
 
+TEST_SECRET = bytes(range(32))
+"""The copy secret of every test deployment (the engine's tests take it from their store)."""
+_RULES: dict[str, CopyKeys] = {}
+"""Every rule a test made, so that an anonymous copy can be told apart (see :func:`names`)."""
+
+
 def policy(**config: Any) -> Policy:
-    return policy_for(rule(**config))
+    made = replace(policy_for(rule(**config)), secret=TEST_SECRET)
+    _RULES[made.rule] = made.copy_keys()
+    return made
+
+
+def names(obj: CalendarObject, uid: str) -> bool:
+    """Whether ``obj`` is the object ``uid`` names: that object itself, or a copy of it —
+    copies have UIDs of their own and name their original in their marker, or (anonymous
+    ones) by their key alone, told by the rules the test made. A copy promoted to original
+    (its original deleted, its edit kept) keeps its UID: it still names ``uid``."""
+    marker = obj.marker
+    if marker is None:
+        return _is_or_copies(obj.uid, uid)
+    if marker.origin is not None:
+        return _is_or_copies(marker.origin, uid)
+    return any(
+        keys.owns(marker) and marker.key in (keys.key(side, uid) for side in SIDES)
+        for keys in _RULES.values()
+    )
+
+
+def _is_or_copies(found: str, uid: str) -> bool:
+    """Whether the UID ``found`` is ``uid``, or the UID a copy of ``uid`` got (or a copy of
+    that copy, once promoted: a few generations)."""
+    return found == uid or found in _copy_uids(uid, tuple(_RULES.values()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _copy_uids(uid: str, rules: tuple[CopyKeys, ...], generations: int = 3) -> frozenset[str]:
+    made = {copy_uid(keys.key(side, uid)) for keys in rules for side in SIDES}
+    if generations > 1:
+        for child in list(made):
+            made |= _copy_uids(child, rules, generations - 1)
+    return frozenset(made)
+
+
+def identity(obj: CalendarObject) -> str:
+    """The UID of the original ``obj`` is (or is a copy of), as far as it tells."""
+    marker = obj.marker
+    if marker is not None and marker.origin is not None:
+        return marker.origin
+    return obj.uid
 
 
 def rendered(pol: Policy, origin: Side, original: CalendarObject) -> CalendarObject:
     """The copy ``pol`` makes of ``original`` (held on ``origin``) on the other side."""
-    key = copy_key(pol.rule, origin, original.uid)
+    keys = pol.copy_keys()
+    key = keys.key(origin, original.uid)
     return derive(
         original,
         pol.mapping_to(other(origin)),
-        marker=Marker(pol.rule, original.uid, key),
+        marker=keys.marker(origin, original.uid, key),
         calendar=pol.calendars[origin],
+        uid=keys.uid(origin, original.uid, key),
     )
 
 
@@ -153,7 +203,8 @@ class Store:
         del self.items[item_id]
 
     def by_uid(self, uid: str) -> list[Item]:
-        return [i for i in self.items.values() if i.obj.uid == uid]
+        """The object ``uid`` and its copies (:func:`names`)."""
+        return [i for i in self.items.values() if names(i.obj, uid)]
 
     def one(self, uid: str) -> Item:
         found = self.by_uid(uid)
@@ -161,7 +212,8 @@ class Store:
         return found[0]
 
     def uids(self) -> list[str]:
-        return sorted(i.obj.uid for i in self.items.values())
+        """The UID of every object, a copy's being its original's (:func:`identity`)."""
+        return sorted(identity(i.obj) for i in self.items.values())
 
 
 class World:

@@ -48,6 +48,7 @@ from calsyncd.errors import (
 )
 from calsyncd.model.event import CalendarObject
 from calsyncd.providers.base import Calendar, Capabilities, Changes, Item, Skipped, Window
+from sync.helpers import names
 
 Op = Literal["create", "update", "delete"]
 ALL_OPS: frozenset[Op] = frozenset({"create", "update", "delete"})
@@ -140,8 +141,9 @@ class MemoryServer:
         return [self.item(i) for i in sorted(self.objects) if self.objects[i].obj is not None]
 
     def find(self, uid: str) -> list[Item]:
-        """Every object with this UID (more than one means a duplicate)."""
-        return [item for item in self.items() if item.obj.uid == uid]
+        """The object ``uid`` and its copies, which have UIDs of their own (more than one
+        means a duplicate; see :func:`sync.helpers.names`)."""
+        return [item for item in self.items() if names(item.obj, uid)]
 
     def __len__(self) -> int:
         return len(self.objects)

@@ -26,6 +26,7 @@ from calsyncd.model.ical import parse_object, serialize_object
 from calsyncd.state.store import StateStore
 from calsyncd.sync.engine import CycleResult
 from calsyncd.sync.service import SyncService
+from sync.helpers import identity
 from sync.helpers import rule as make_rule
 
 pytestmark = pytest.mark.anyio
@@ -129,11 +130,13 @@ def write_file(path: Path, obj: CalendarObject) -> None:
 
 
 def parsed(folder: Path) -> dict[str, tuple[Path, CalendarObject]]:
+    """Every object of ``folder`` by its original's UID (a copy has a UID of its own)."""
     found: dict[str, tuple[Path, CalendarObject]] = {}
     for path in sorted(folder.glob("*.ics")):
         obj = parse_object(path.read_bytes(), source=str(path))
-        assert obj.uid not in found, f"{obj.uid} twice in {folder}"
-        found[obj.uid] = (path, obj)
+        uid = identity(obj)
+        assert uid not in found, f"{uid} twice in {folder}"
+        found[uid] = (path, obj)
     return found
 
 
@@ -193,7 +196,7 @@ class Folders:
         for uid, (_, obj) in on_a.items():
             # An original written back carries the time of that write (sync/stamping.py);
             # its copy keeps the time of the edit it came from.
-            skip = {"marker", "last_modified", "sequence"}
+            skip = {"uid", "marker", "last_modified", "sequence"}  # a copy has its own UID
             mine, theirs = object_view(obj, skip), object_view(on_b[uid][1], skip)
             assert mine == theirs, (uid, differences(mine, theirs))
             other = on_b[uid][1]

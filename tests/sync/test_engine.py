@@ -21,8 +21,20 @@ from calsyncd.providers.base import Calendar, Item, Window
 from calsyncd.state.store import SIDES, Side, StateStore
 from calsyncd.sync.engine import Cycle, CycleResult
 from calsyncd.sync.keys import copy_key
-from calsyncd.sync.policy import config_hash, policy_for
-from sync.helpers import NOW, WINDOW, edit, event, rendered, rule, same_content, weekly
+from calsyncd.sync.policy import config_hash
+from sync.helpers import (
+    NOW,
+    TEST_SECRET,
+    WINDOW,
+    edit,
+    event,
+    identity,
+    policy,
+    rendered,
+    rule,
+    same_content,
+    weekly,
+)
 from sync.memory import Killed, MemoryCalendar, MemoryServer, Op
 
 
@@ -31,12 +43,12 @@ class Rig:
 
     def __init__(self, store: StateStore | None = None, **config: Any) -> None:
         self.rule = rule(**config)
-        self.policy = policy_for(self.rule)
+        self.policy = policy(**config)
         self.servers: dict[Side, MemoryServer] = {
             "source": MemoryServer("src"),
             "target": MemoryServer("tgt"),
         }
-        self.store = store or StateStore.in_memory()
+        self.store = store or StateStore.in_memory(secret=TEST_SECRET)
         self.concurrency = 4
         """Writes in flight per calendar (1: a cycle's steps write one after another)."""
 
@@ -150,7 +162,7 @@ def test_lost_state_is_rebuilt_from_markers() -> None:
     rig.target.add(weekly("w@x"))
     rig.settle()
     before = rig.writes()
-    rig.store = StateStore.in_memory()
+    rig.store = StateStore.in_memory(secret=TEST_SECRET)
     result = rig.ok()
     assert sorted(shown(result)) == ["adopt", "adopt"]
     assert rig.writes() == before
@@ -164,13 +176,13 @@ def test_lost_state_with_a_few_deletions_is_rebuilt_in_one_cycle() -> None:
     rig = Rig()
     items = [rig.source.add(event(f"e{i}@x")) for i in range(10)]
     rig.settle()
-    rig.store = StateStore.in_memory()
+    rig.store = StateStore.in_memory(secret=TEST_SECRET)
     for item in items[:2]:
         rig.source.remove(item.id)
     result = rig.ok()
     assert sorted(shown(result)) == ["adopt"] * 8 + ["delete"] * 2
     assert len(rig.target.items()) == 8
-    rig.store = StateStore.in_memory()
+    rig.store = StateStore.in_memory(secret=TEST_SECRET)
     for item in items[2:]:
         rig.source.remove(item.id)
     assert rig.cycle().held is not None  # nothing left to adopt: 8 deletions of 0 pairs
@@ -183,7 +195,7 @@ def test_mapping_change_rerenders_every_copy() -> None:
     rig.source.add(event("b@x", "Two"))
     rig.settle()
     rig.rule = rule(fields={"title": "Copy: {title}"})
-    rig.policy = policy_for(rig.rule)
+    rig.policy = policy(fields={"title": "Copy: {title}"})
     result = rig.ok()
     assert shown(result) == ["update", "update"]
     assert sorted(title(i) or "" for i in rig.target.items()) == ["Copy: One", "Copy: Two"]
@@ -195,12 +207,12 @@ def test_window_entry_creates_the_copy_later() -> None:
     rig.source.add(event("soon@x"))
     rig.source.add(event("later@x", start=NOW + timedelta(days=400)))
     rig.ok()
-    assert [i.obj.uid for i in rig.target.items()] == ["soon@x"]
+    assert [identity(i.obj) for i in rig.target.items()] == ["soon@x"]
     rig.ok()  # incremental from now on
     moved = Window(WINDOW.start + timedelta(days=60), WINDOW.end + timedelta(days=60))
     result = rig.ok(window=moved)
     assert shown(result) == ["create"]
-    assert sorted(i.obj.uid for i in rig.target.items()) == ["later@x", "soon@x"]
+    assert sorted(identity(i.obj) for i in rig.target.items()) == ["later@x", "soon@x"]
 
 
 def test_malformed_original_is_not_taken_for_deleted() -> None:
@@ -337,7 +349,7 @@ def test_killed_after_create_is_adopted_not_duplicated() -> None:
     result = rig.ok()
     assert "adopt" in shown(result)
     rig.settle()
-    assert sorted(i.obj.uid for i in rig.target.items()) == ["a@x", "b@x"]
+    assert sorted(identity(i.obj) for i in rig.target.items()) == ["a@x", "b@x"]
     assert sum(1 for w in rig.target.writes if w.op == "create" and w.made) == 2
 
 
@@ -366,7 +378,7 @@ def test_killed_create_then_original_deleted_leaves_no_orphan() -> None:
     (b,) = rig.source.find("b@x")
     rig.source.remove(b.id)
     rig.settle()
-    assert [i.obj.uid for i in rig.target.items()] == ["a@x"]
+    assert [identity(i.obj) for i in rig.target.items()] == ["a@x"]
     assert rig.source.find("a@x")[0] == rig.source.item(original.id)
 
 
@@ -509,8 +521,8 @@ def test_two_rules_both_ways_do_not_loop() -> None:
     for _ in range(3):
         forward.ok()
         backward.ok()
-    assert sorted(i.obj.uid for i in a.items()) == ["on-a@x", "on-b@x"]
-    assert sorted(i.obj.uid for i in b.items()) == ["on-a@x", "on-b@x"]
+    assert sorted(identity(i.obj) for i in a.items()) == ["on-a@x", "on-b@x"]
+    assert sorted(identity(i.obj) for i in b.items()) == ["on-a@x", "on-b@x"]
     writes = forward.writes()
     forward.settle()
     backward.settle()
@@ -798,7 +810,7 @@ def test_after_quiet_cycles_an_original_entering_the_window_gets_its_copy() -> N
         moved = Window(WINDOW.start + timedelta(days=days), WINDOW.end + timedelta(days=days))
         if shown(rig.ok(window=moved)):
             break
-    assert sorted(i.obj.uid for i in rig.target.items()) == ["later@x", "soon@x"]
+    assert sorted(identity(i.obj) for i in rig.target.items()) == ["later@x", "soon@x"]
     assert rig.store.rule("r").quiet_until is None  # that cycle wrote
 
 
@@ -815,4 +827,4 @@ def test_a_copy_deleted_unseen_after_its_write_is_read_again_despite_the_quiet_m
     killed(rig)
     assert rig.store.rule("r").quiet_until is None
     rig.settle()
-    assert sorted(i.obj.uid for i in rig.target.items()) == ["a@x", "b@x"]
+    assert sorted(identity(i.obj) for i in rig.target.items()) == ["a@x", "b@x"]

@@ -80,7 +80,7 @@ def test_create_makes_one_marked_copy() -> None:
     (write,) = step.writes
     assert write.key == KEY_A
     assert write.obj is not None
-    assert write.obj.uid == "a@x"
+    assert write.obj.uid == f"{KEY_A}@calsyncd"  # its own: a UID may exist once per account
     assert write.obj.marker == Marker("r", "a@x", KEY_A)
     assert write.obj.master is not None
     assert write.obj.master.title == "Hearing"
@@ -401,11 +401,13 @@ def test_two_way_deleted_original_but_edited_copy_promotes_the_edit() -> None:
     world.apply(the_plan)
     new_original = world.target.one("a@x").obj
     assert new_original.marker is None
+    assert new_original.uid == copy.obj.uid  # the copy's own UID: never changed in place
     assert new_original.master is not None
     assert new_original.master.title == "edited copy"
     new_copy = world.source.one("a@x").obj
-    assert new_copy.marker == Marker("r", "a@x", copy_key("r", "target", "a@x"))
-    assert list(world.pairs) == [copy_key("r", "target", "a@x")]
+    key = copy_key("r", "target", copy.obj.uid)
+    assert new_copy.marker == Marker("r", copy.obj.uid, key)
+    assert list(world.pairs) == [key]
     settled(world)
 
 
@@ -700,8 +702,13 @@ def test_two_rules_into_one_calendar_keep_their_own_copies() -> None:
     for _ in range(2):
         detailed.sync()
         busy.sync()
-    rules = sorted((i.obj.marker.rule, i.obj.master.title) for i in b.items.values())  # type: ignore[union-attr]
-    assert rules == [("busy", "Busy"), ("r", "Secret meeting")]
+    owners = {w.policy.rule: w.policy.copy_keys() for w in (detailed, busy)}
+    rules = sorted(
+        ([r for r, keys in owners.items() if keys.owns(marker)], i.obj.first.title)
+        for i in b.items.values()
+        if (marker := i.obj.marker) is not None
+    )
+    assert rules == [(["busy"], "Busy"), (["r"], "Secret meeting")]
     settled(detailed)
     settled(busy)
 

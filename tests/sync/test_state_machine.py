@@ -39,16 +39,15 @@ from hypothesis.stateful import (
     rule,
 )
 
-from calsyncd.model.event import CalendarObject, Event
+from calsyncd.model.event import CalendarObject, Event, Marker
 from calsyncd.model.hashing import content_hash
 from calsyncd.providers.base import Calendar, Item
 from calsyncd.state.store import SIDES, Side, StateStore
 from calsyncd.sync.engine import Cycle, CycleResult
 from calsyncd.sync.filters import selected
-from calsyncd.sync.keys import copy_key
 from calsyncd.sync.plan import other
-from calsyncd.sync.policy import config_hash, policy_for
-from sync.helpers import NOW, WINDOW, rendered, stamp
+from calsyncd.sync.policy import config_hash
+from sync.helpers import NOW, TEST_SECRET, WINDOW, identity, names, policy, rendered, stamp
 from sync.helpers import rule as make_rule
 from sync.memory import Killed, MemoryCalendar, MemoryServer, Op
 
@@ -81,6 +80,8 @@ CONFIGS: dict[str, Config] = {
         },
         edits_survive=False,
     ),
+    "one-way-busy": Config({"fields": "busy-block"}, edits_survive=True),
+    "two-way-anonymous": Config({"direction": "two-way", "anonymous": True}, edits_survive=True),
 }
 
 TITLES = ("Meeting", "Lunch", "private call")
@@ -95,7 +96,7 @@ class SyncMachine(RuleBasedStateMachine):
             "source": MemoryServer("src"),
             "target": MemoryServer("tgt"),
         }
-        self.store = StateStore.in_memory()
+        self.store = StateStore.in_memory(secret=TEST_SECRET)
         self.clock = itertools.count(10)
         self.uids = itertools.count(1)
         # The model: what the test did since the last clean sync.
@@ -122,7 +123,8 @@ class SyncMachine(RuleBasedStateMachine):
         """Choose the rule; start with a few events on each side, synced already or not."""
         self.config = CONFIGS[name]
         self.rule = make_rule(**self.config.rule)
-        self.policy = policy_for(self.rule)
+        self.policy = policy(**self.config.rule)
+        self.keys = self.policy.copy_keys()
         self.config_hash = config_hash(self.rule)
         event(f"rule {name}")
         for n, (title, kind) in enumerate(per_side):
@@ -247,13 +249,17 @@ class SyncMachine(RuleBasedStateMachine):
         master = replace(master, last_modified=lm)
         return replace(obj, master=master, overrides=overrides)
 
+    def uid_of(self, obj: CalendarObject) -> str:
+        """The UID of the event the test made that ``obj`` is, or is a copy of."""
+        return next((uid for uid in self.created if names(obj, uid)), identity(obj))
+
     def note_edit(self, side: Side, item: Item) -> None:
         marker = item.obj.marker
-        uid = marker.origin if marker is not None else item.obj.uid
+        uid = self.uid_of(item.obj)
         if not self.two_way and side == "target" and marker is None:
             self.foreign[item.id] = item.obj
             return
-        if marker is not None and marker.rule != self.policy.rule:
+        if marker is not None and not self.keys.owns(marker):
             return
         deleted_on = self.deleted.get(uid, set())
         if self.two_way and side in deleted_on and other(side) in self.edited.get(uid, set()):
@@ -270,7 +276,7 @@ class SyncMachine(RuleBasedStateMachine):
             if marker is None:
                 self.foreign.pop(item.id, None)
             return  # a deleted copy is put back (on_target_change: revert)
-        self.deleted.setdefault(marker.origin if marker else item.obj.uid, set()).add(side)
+        self.deleted.setdefault(self.uid_of(item.obj), set()).add(side)
 
     def all_items(self) -> list[tuple[Side, Item]]:
         return [(side, item) for side in SIDES for item in self.servers[side].items()]
@@ -392,7 +398,7 @@ class SyncMachine(RuleBasedStateMachine):
         """A lost state database is rebuilt from the markers: adopted, nothing written."""
         self.sync()  # settle faults still pending from earlier steps
         self.store.close()
-        self.store = StateStore.in_memory()
+        self.store = StateStore.in_memory(secret=TEST_SECRET)  # the secret beside it is kept
         before = self.writes_made()
         result = self.run_cycle()
         assert result is not None
@@ -409,13 +415,15 @@ class SyncMachine(RuleBasedStateMachine):
     # -- checks ----------------------------------------------------------------------------
 
     def exists(self, uid: str) -> bool:
-        return any(item.obj.uid == uid for _, item in self.all_items())
+        return any(names(item.obj, uid) for _, item in self.all_items())
 
     @invariant()
     def nothing_duplicated(self) -> None:
         self.steps += 1
+        if not hasattr(self, "policy"):
+            return
         for side in SIDES:
-            counts = Counter(item.obj.uid for item in self.servers[side].items())
+            counts = Counter(self.uid_of(item.obj) for item in self.servers[side].items())
             assert [uid for uid, n in counts.items() if n > 1] == [], side
 
     @invariant()
@@ -428,39 +436,39 @@ class SyncMachine(RuleBasedStateMachine):
             assert target.item(item_id).obj == obj
 
     def check_converged(self) -> None:
-        pol = self.policy
-        rule_name = pol.rule
+        pol, keys = self.policy, self.keys
         items = {side: self.servers[side].items() for side in SIDES}
         origin_sides: tuple[Side, ...] = SIDES if self.two_way else ("source",)
         for side in origin_sides:
             copies = {
-                i.obj.marker.origin: i
+                marker.key: i
                 for i in items[other(side)]
-                if i.obj.marker is not None and i.obj.marker.rule == rule_name
+                if (marker := i.obj.marker) is not None and keys.owns(marker)
             }
             for original in items[side]:
                 if original.obj.marker is not None:
                     continue
-                copy = copies.get(original.obj.uid)
+                copy = copies.get(keys.key(side, original.obj.uid))
                 if not selected(original.obj, pol.include, pol.exclude):
                     assert copy is None, f"unselected {original.obj.uid} was copied"
                     continue
                 assert copy is not None, f"{original.obj.uid} on the {side} has no copy"
-                assert copy.obj.marker is not None
-                assert copy.obj.marker.key == copy_key(rule_name, side, original.obj.uid)
+                assert copy.obj.uid != original.obj.uid  # a copy has a UID of its own
                 want = rendered(pol, side, original.obj)
                 assert content_hash(copy.obj) == content_hash(want), original.obj.uid
+                if other(side) in keys.anonymous:
+                    assert copy.obj.marker == Marker.anonymous(keys.key(side, original.obj.uid))
         for side in SIDES:
             for copy in items[side]:
                 marker = copy.obj.marker
                 if marker is None:
                     continue
-                assert marker.rule == rule_name
+                assert keys.owns(marker)
                 assert self.two_way or side == "target"
                 originals = [
                     i
                     for i in items[other(side)]
-                    if i.obj.uid == marker.origin and i.obj.marker is None
+                    if i.obj.marker is None and keys.key(other(side), i.obj.uid) == marker.key
                 ]
                 assert len(originals) == 1, f"copy {copy.id} without its original"
         for uid in self.created:
@@ -476,7 +484,7 @@ class SyncMachine(RuleBasedStateMachine):
                 assert not self.exists(uid), f"{uid} was deleted but is back"
             if self.config.edits_survive and not deleted_on and len(edited_on) == 1:
                 (side,) = edited_on
-                (item,) = [i for i in items[side] if i.obj.uid == uid]
+                (item,) = [i for i in items[side] if names(i.obj, uid)]
                 if item.obj.marker is not None and not self.two_way:
                     continue  # one-way: an edited copy is put back
                 assert content_hash(item.obj) == self.last_version[uid, side], (
