@@ -16,24 +16,14 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import anyio
-import httpx
 import pytest
+from sync.old_version import run_old_version
 
-from calsyncd.config.loader import load_config
-from calsyncd.config.rules import Rule
 from calsyncd.model.event import CalendarObject, Event
 from calsyncd.model.ical import parse_calendar
-from calsyncd.providers.base import Calendar
-from calsyncd.providers.registry import open_calendar
-from calsyncd.state.store import Side, StateStore
-from calsyncd.sync.engine import Cycle
-from calsyncd.sync.policy import config_hash, policy_for
-from calsyncd.sync.window import window_around
 from cli.conftest import Project
 
 REPO = Path(__file__).parents[2]
@@ -175,39 +165,6 @@ def seed(project: Project) -> list[CalendarObject]:
     return [obj for found in objects.values() for obj in found]
 
 
-def run_old_version(project: Project) -> None:
-    """Two cycles of every rule as the version before own UIDs ran them: no anonymous copies
-    (nothing published either), copies with their original's UID."""
-    config = load_config(project.config)
-
-    async def cycle(the_rule: Rule, store: StateStore, http: httpx.AsyncClient) -> None:
-        calendars: dict[Side, Calendar] = {}
-        for side, endpoint in (("source", the_rule.source), ("target", the_rule.target)):
-            connection = config.connections[endpoint.connection]
-            calendar = open_calendar(
-                endpoint.connection, connection, endpoint, http=http, if_missing="create"
-            )
-            calendar.capabilities = replace(calendar.capabilities, published=False)
-            calendars[side] = calendar  # type: ignore[index]
-        old = replace(policy_for(the_rule), anonymous=frozenset(), keep_uids=True)
-        now = datetime.now(UTC)
-        window = window_around(now, the_rule.window.past, the_rule.window.future)
-        result = await Cycle(old, window, config_hash(the_rule), store, calendars).run()
-        assert result.ok, result
-
-    async def go() -> None:
-        store = StateStore.open(project.state)
-        try:
-            async with httpx.AsyncClient() as http:
-                for _ in range(2):
-                    for the_rule in config.rules.values():
-                        await cycle(the_rule, store, http)
-        finally:
-            store.close()
-
-    anyio.run(go)
-
-
 def copies_of(project: Project, calendar: str) -> list[CalendarObject]:
     return [o for o in project.objects(calendar).values() if o.marker is not None]
 
@@ -215,7 +172,7 @@ def copies_of(project: Project, calendar: str) -> list[CalendarObject]:
 @pytest.mark.parametrize("lost_state", [False, True], ids=["state-kept", "state-lost"])
 def test_upgrade_adopts_old_copies_with_no_duplicate(project: Project, lost_state: bool) -> None:
     originals = seed(project)
-    run_old_version(project)
+    assert all(r.ok for r in run_old_version(project.config, project.state))
     old_blocks = copies_of(project, "personal")
     assert [o.uid for o in old_blocks] == ["board@work.example"]  # the old way: its UID
     old_feed = (project.root / "public" / "busy.ics").read_text()
