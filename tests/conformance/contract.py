@@ -31,6 +31,7 @@ import pytest
 from calsyncd.errors import NotFound, PreconditionFailed, ReadOnlyError
 from calsyncd.model.event import CalendarObject, ExtraProperty, Marker
 from calsyncd.providers.base import Calendar, Changes, Item, Window
+from calsyncd.sync.keys import anonymous_key, copy_uid
 from conformance import samples
 from conformance.samples import object_view
 
@@ -222,6 +223,26 @@ class ProviderContract:
         obj = marked(samples.single("marked-1@contract.example", title="Copy"), "key-marked-1")
         got = await self.round_trip(backend, calendar, obj)
         assert got.marker == obj.marker
+
+    async def test_round_trip_anonymous_marker(self, backend: Backend, calendar: Calendar) -> None:
+        """An anonymous copy: its opaque key alone, and a UID of its own made from it."""
+        self.skip_unless(calendar, "markers")
+        key = anonymous_key(bytes(32), "contract", "source", "anonymous-1@contract.example")
+        obj = samples.single(copy_uid(key), title="Busy").with_marker(Marker.anonymous(key))
+        got = await self.round_trip(backend, calendar, obj)
+        assert got.marker == Marker.anonymous(key)
+        assert got.uid == copy_uid(key)
+
+    async def test_a_marker_made_anonymous_keeps_nothing_else(self, calendar: Calendar) -> None:
+        """A marked copy rewritten with its key alone loses its rule and origin."""
+        self.skip_if_read_only(calendar)
+        self.skip_unless(calendar, "markers")
+        obj = marked(samples.single("unname-1@contract.example"), "key-unname-1")
+        item = await calendar.create(obj, "key-unname-1")
+        anonymous = obj.with_marker(Marker.anonymous("key-unname-1"))
+        updated = await calendar.update(item.id, anonymous, item.etag)
+        fetched = await calendar.get(updated.id)
+        assert fetched.obj.marker == Marker.anonymous("key-unname-1")
 
     async def test_round_trip_extra_properties(self, backend: Backend, calendar: Calendar) -> None:
         self.skip_unless_fields("extra")
