@@ -433,7 +433,6 @@ class _Planner:
         self, pair: PairRecord, current: dict[Side, Item | None], orig: Item, orig_changed: bool
     ) -> Step:
         origin = pair.origin
-        copy_side = other(origin)
         key = pair.key
         dismissed = self._step(
             key,
@@ -455,7 +454,8 @@ class _Planner:
             or (self.policy.two_way and orig_changed)
         )
         if recreate:
-            desired = self._derive(origin, orig.obj, wanted)
+            make = self._make_copy(origin, orig.obj, wanted)
+            assert make.obj is not None
             return self._step(
                 wanted,
                 origin,
@@ -463,8 +463,8 @@ class _Planner:
                 current,
                 shown=orig.obj,
                 replaces=key if wanted != key else None,
-                written_hash=_hash(desired),
-                writes=(Write("create", copy_side, desired, key=wanted),),
+                written_hash=_hash(make.obj),
+                writes=(make,),
             )
         if self.policy.two_way and self.policy.propagate_deletes:
             return self._step(
@@ -573,13 +573,7 @@ class _Planner:
         """
         origin = pair.origin
         copy_side = other(origin)
-        made = self.by_marker[copy_side].get(key)
-        make = Write("create", copy_side, self._derive(origin, orig.obj, key), key=key)
-        if made is not None and made.id not in self.claimed[copy_side]:
-            # Made under this key before (a replacement killed half-way): brought up to date.
-            self.claimed[copy_side].add(made.id)
-            desired = self._derive(origin, orig.obj, key, uid=made.obj.uid)
-            make = Write("update", copy_side, desired, item_id=made.id, etag=made.etag)
+        make = self._make_copy(origin, orig.obj, key)
         assert make.obj is not None
         return self._step(
             key,
@@ -591,6 +585,18 @@ class _Planner:
             written_hash=_hash(make.obj),
             writes=(Write("delete", copy_side, item_id=copy.id, etag=copy.etag), make),
         )
+
+    def _make_copy(self, origin: Side, original: CalendarObject, key: str) -> Write:
+        """The write that makes the copy of ``original`` under ``key``: a create — or, when a
+        copy with that key is there already, unpaired (made by a cycle killed before its row
+        was committed), an update bringing it up to date (a create would return it as is)."""
+        copy_side = other(origin)
+        made = self._unpaired_by_marker(copy_side, key)
+        if made is None:
+            return Write("create", copy_side, self._derive(origin, original, key), key=key)
+        self.claimed[copy_side].add(made.id)
+        desired = self._derive(origin, original, key, uid=made.obj.uid)
+        return Write("update", copy_side, desired, item_id=made.id, etag=made.etag)
 
     def _resolution(self, key: str) -> Side | None:
         conflict = self.given.conflicts.get(key)

@@ -285,18 +285,22 @@ def test_upgrade_replaces_old_busy_blocks_once_with_no_duplicate(lost_state: boo
     assert len(rig.target_server.writes) == writes
 
 
-def test_upgrade_killed_half_way_ends_with_one_copy_each() -> None:
-    rig = Rig(fields="busy-block")
+@pytest.mark.parametrize("writes", [1, 2, 3])
+def test_upgrade_killed_half_way_ends_with_one_copy_each(writes: int) -> None:
+    """Killed after a delete (the copy is made next cycle, whatever the policy), after its
+    create (the new copy is found by its key and brought up to date), or later."""
+    rig = Rig(fields="busy-block", on_target_change="keep")
     for n in range(4):
         rig.source.add(event(f"e{n}@x"))
     rig.settle(old_version(rig.policy))
-    rig.target_server.kill_after(3)  # a delete, a create, and the next delete
+    rig.target_server.kill_after(writes)
     with pytest.raises(BaseExceptionGroup):
         rig.cycle()
     rig.settle()
     copies = rig.copies()
     assert len(copies) == 4
     assert all(c.obj.marker is not None and c.obj.marker.is_anonymous for c in copies)
+    assert sorted(c.obj.uid for c in copies) == sorted(copy_uid(c.obj.marker.key) for c in copies)  # type: ignore[union-attr]
 
 
 def test_two_way_copy_edit_flows_back_before_the_copy_is_replaced() -> None:
