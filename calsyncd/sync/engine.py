@@ -125,12 +125,14 @@ def _with_copy_identity(
 
 
 def _effective_hash(config_hash: str, policy: Policy) -> str:
-    """The rule's config hash with the sides whose copies are anonymous: when they change
-    (the rule, or the kind of its target), every pair is planned again, and copies of the
-    other kind are replaced at once (:meth:`~calsyncd.sync.planner._Planner._rekey`)."""
+    """The rule's config hash with the sides whose copies are anonymous and (a hash of) the
+    secret their keys are made with: when either changes (the rule, the kind of its target,
+    a lost secret), every pair is planned again, and copies made under another key are
+    replaced at once (:meth:`~calsyncd.sync.planner._Planner._rekey`)."""
     if not policy.anonymous:
         return config_hash
-    text = f"{config_hash}\0anonymous:{','.join(sorted(policy.anonymous))}"
+    secret = hashlib.sha256(policy.secret).hexdigest()[:16]
+    text = f"{config_hash}\0anonymous:{','.join(sorted(policy.anonymous))}\0{secret}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

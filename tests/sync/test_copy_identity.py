@@ -20,6 +20,7 @@ from calsyncd.model.event import CalendarObject, Marker
 from calsyncd.model.ical import serialize_object
 from calsyncd.providers.base import Calendar, Item
 from calsyncd.providers.ics import IcsFile
+from calsyncd.state.secret import secret_path
 from calsyncd.state.store import SIDES, Side, StateStore
 from calsyncd.sync.engine import Cycle, CycleResult
 from calsyncd.sync.keys import anonymous_key, copy_key, copy_uid
@@ -330,3 +331,24 @@ def test_the_keys_follow_the_sides_that_are_anonymous() -> None:
         assert copies[0].obj.marker.is_anonymous
     for side in SIDES:
         assert side in rig.policy.anonymous
+
+
+def test_a_lost_secret_with_the_database_kept_replaces_each_copy_once(tmp_path: Path) -> None:
+    db = tmp_path / "calsyncd.db"
+    rig = Rig(fields="busy-block")
+    rig.store = StateStore.open(db)
+    for n in range(3):
+        rig.source.add(event(f"e{n}@x"))
+    rig.settle()
+    before = {c.obj.marker.key for c in rig.copies() if c.obj.marker}
+    rig.store.close()
+    secret_path(db).unlink()
+    rig.store = StateStore.open(db)
+    result = rig.ok()
+    assert result.held is None
+    assert sorted(shown(result)) == ["create"] * 3 + ["delete"] * 3
+    rig.settle()
+    after = {c.obj.marker.key for c in rig.copies() if c.obj.marker}
+    assert len(after) == 3
+    assert not after & before
+    rig.store.close()
