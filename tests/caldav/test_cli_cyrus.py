@@ -1,6 +1,10 @@
 """`calsyncd sync` with Cyrus IMAP's CalDAV on one side, through the command line: two-way
 with Radicale with no field lost, edits and deletes both ways; an object Cyrus refuses is an
-error of that object, named, while the rest of the calendar syncs."""
+error of that object, named, while the rest of the calendar syncs; two calendars of one
+account blocking each other two-way, after an upgrade that lost its state database.
+
+(One-way busy blocks and full copies within one account, two-way full copies, and the upgrade
+with its state database kept: ``test_copy_identity.py``.)"""
 
 from __future__ import annotations
 
@@ -11,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sync.old_version import run_old_version
 
 from caldav.helpers import by_origin, delete, dump, etags, event, href_of, put_at, seed
-from caldav.project import DavProject, make_project
+from caldav.project import PASSWORD_ENV, DavProject, make_project
 from caldav.samples import objects, view
-from caldav.servers import DavServer
+from caldav.servers import PASSWORD, DavServer
 from calsyncd.model.event import CalendarObject
 from calsyncd.model.ical import serialize_object
 
@@ -137,3 +142,89 @@ def test_an_object_cyrus_refuses_is_named_and_the_rest_syncs(project: DavProject
         assert any(entry.get("title") == "Ends before it starts" for entry in logged), logged
     copies = by_origin(dump(cyr, target))
     assert sorted(copies) == sorted(o.uid for o in fine)
+
+
+def leaked(blocks: list[CalendarObject], originals: list[CalendarObject]) -> list[str]:
+    """The UIDs, titles, descriptions and locations of ``originals`` found in ``blocks``."""
+    text = "".join(serialize_object(b).decode() for b in blocks)
+    words = {o.uid for o in originals} | {
+        v for o in originals for e in o.events for v in (e.title, e.description, e.location) if v
+    }
+    return sorted(w for w in words if w in text)
+
+
+BLOCK_EACH_OTHER = """
+rules:
+  - name: blocks
+    source: {{connection: cyr, calendar: {work}}}
+    target: {{connection: cyr, calendar: {family}}}
+    direction: two-way
+    fields: busy-block
+    window: {{past: 3650d, future: 3650d}}
+  - name: mirror
+    source: {{connection: rad, calendar: {cases}}}
+    target: {{connection: cyr, calendar: {home}}}
+    direction: two-way
+    window: {{past: 3650d, future: 3650d}}
+"""
+
+
+def test_two_way_busy_blocks_in_one_account_after_an_upgrade_that_lost_its_database(
+    project: DavProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version before own UIDs: every busy block between two calendars of one Cyrus
+    account refused; full copies between Radicale and Cyrus made with their originals' UIDs.
+    Upgraded with the state database lost: the blocks are made, the old copies adopted by
+    their marker and not rewritten, one copy of each original everywhere."""
+    cyr, rad = cyrus(project), project.radicale
+    tag = uuid.uuid4().hex[:8]
+    paths = {name: cyr.make_calendar() for name in ("work", "family", "home")}
+    paths["cases"] = rad.make_calendar()
+    try:
+        work, family = objects(5, f"w{tag}"), objects(3, f"f{tag}", offset=5)
+        cases, home = objects(4, f"c{tag}", offset=8), objects(2, f"h{tag}", offset=12)
+        seed(cyr, paths["work"], work)
+        seed(cyr, paths["family"], family)
+        seed(rad, paths["cases"], cases)
+        seed(cyr, paths["home"], home)
+        project.write_rules(BLOCK_EACH_OTHER.format(**paths))
+        monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+
+        old = {r.rule: r for r in run_old_version(project.config, project.state)}
+        assert len(old["blocks"].outcome.item_errors) == 8
+        assert all("once per account" in m for m in old["blocks"].outcome.item_errors)
+        assert old["mirror"].ok
+        mirrored = (etags(rad, paths["cases"]), etags(cyr, paths["home"]))
+        for leftover in project.state.parent.glob("calsyncd.db*"):
+            leftover.unlink()
+
+        out = project.run("sync").stdout
+        assert "blocks: ok: 8 created, 0 updated, 0 deleted" in out, out
+        assert "mirror: ok: 0 created, 0 updated, 0 deleted" in out, out
+        for side, originals, theirs in (("work", work, family), ("family", family, work)):
+            found = dump(cyr, paths[side])
+            assert len(found) == len(originals) + len(theirs)
+            blocks = [o for o in found.values() if o.marker is not None]
+            assert len(blocks) == len(theirs)
+            assert all(b.marker is not None and b.marker.is_anonymous for b in blocks)
+            # Nothing of the original: no UID, title, description or location. (Blocks made
+            # backwards, from family to work, have no title at all: reverse copies use
+            # reverse_fields, and a busy block keeps no field forward; see docs/sync.md.)
+            assert {e.title for b in blocks for e in b.events} <= {"Busy", None}
+            assert leaked(blocks, theirs) == []
+        assert (etags(rad, paths["cases"]), etags(cyr, paths["home"])) == mirrored
+        for side, server, originals in (("cases", rad, home), ("home", cyr, cases)):
+            copies = [o for o in dump(server, paths[side]).values() if o.marker is not None]
+            assert sorted(c.marker.origin or "" for c in copies if c.marker) == sorted(
+                o.uid for o in originals
+            )
+
+        stamps = {name: etags(rad if name == "cases" else cyr, p) for name, p in paths.items()}
+        again = project.run("sync").stdout
+        assert again.count("ok: 0 created, 0 updated, 0 deleted") == 2, again
+        assert {
+            name: etags(rad if name == "cases" else cyr, p) for name, p in paths.items()
+        } == stamps
+    finally:
+        for name in ("work", "family", "home"):
+            cyr.remove_calendar(paths[name])
