@@ -212,3 +212,49 @@ def mirror_files(project: Project) -> dict[str, Path]:
         for calendar in ("cases", "manager")
         for path in project.calendar(calendar).glob("*.ics")
     }
+
+
+# -- rules that contradict themselves -------------------------------------------------------
+
+
+def test_check_names_uid_keep_and_anonymous_false_that_would_identify_originals(
+    project: Project,
+) -> None:
+    project.write_rules(
+        "rules:\n"
+        "  - name: blocks\n"
+        "    source: {connection: loc, calendar: a}\n"
+        "    target: {connection: loc, calendar: b}\n"
+        "    fields: busy-block\n"
+        "    uid: keep\n"
+        "  - name: named\n"
+        "    source: {connection: loc, calendar: a}\n"
+        "    target: {connection: loc, calendar: c}\n"
+        "    fields: busy-block\n"
+        "    anonymous: false\n"
+    )
+    done = project.run("check", check=1)
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "rules.yaml:" in line]
+    assert len(lines) == 2, lines
+    assert lines[0].endswith(
+        "rules.yaml:8:10: rules[0].uid: uid: keep would give a busy block its original's UID,"
+        ' which identifies the original: remove uid: keep, got "keep"'
+    ), lines
+    assert "rules.yaml:13:16: rules[1].anonymous: busy blocks are always anonymous" in lines[1]
+
+
+def test_uid_keep_into_a_published_file_is_one_clear_error(project: Project) -> None:
+    (project.root / "public").mkdir()
+    project.write_rules(
+        "  feed: {type: ics, path: ../public/busy.ics}\n"
+        "rules:\n"
+        "  - name: publish\n"
+        "    source: {connection: loc, calendar: a}\n"
+        "    target: {connection: feed}\n"
+        "    uid: keep\n"
+    )
+    project.put("a", "one.ics", single("one@home.example", "Private", 5))
+    done = project.run("sync", check=1)
+    assert "publish keeps its originals' UIDs (uid: keep)" in done.stdout + done.stderr
+    assert "published calendar" in done.stdout + done.stderr
+    assert not (project.root / "public" / "busy.ics").exists()
