@@ -45,8 +45,9 @@ Mapping decisions
     * An ``RDATE;VALUE=PERIOD`` value is a :class:`~calsyncd.model.event.Period`: an
       occurrence with its own end (a duration is added to its start, on the wall clock for
       days and weeks).
-    * ``RECURRENCE-ID;RANGE=THISANDFUTURE`` and TZIDs that neither a name nor a VTIMEZONE
-      explain are problems, not guesses.
+    * ``RECURRENCE-ID;RANGE=THISANDFUTURE`` becomes an override of that occurrence and of
+      each later one (:mod:`calsyncd.model.ranges`); another RANGE, and TZIDs that neither a
+      name nor a VTIMEZONE explain, are problems, not guesses.
 
 What does not survive a round trip (everything else does: ``tests/model``)
     * parameters of mapped properties other than those the model holds (``LANGUAGE`` on
@@ -64,6 +65,7 @@ What does not survive a round trip (everything else does: ``tests/model``)
     * floating times of a calendar that names its zone in ``X-WR-TIMEZONE`` are read, and
       written, in that zone (:mod:`calsyncd.model.floating`);
     * an RDATE period given as start/duration is written as start/end, in its start's zone;
+    * a ``RANGE=THISANDFUTURE`` override is written as the overrides it stands for;
     * a custom VTIMEZONE becomes the IANA zone with the same offsets over the years the
       calendar uses it, else its times are converted to UTC.
 """
@@ -111,6 +113,7 @@ from calsyncd.model.event import (
     sort_key,
 )
 from calsyncd.model.floating import calendar_zone, in_zone
+from calsyncd.model.ranges import MAX_FUTURE_OVERRIDES, this_and_future
 from calsyncd.model.recurrence import conform_until, parse_rule, until_before
 from calsyncd.model.serialize import DEFAULT_PRODID, serialize_calendar, serialize_object
 from calsyncd.model.vtimezone import Zones
@@ -333,6 +336,7 @@ class _Read:
     marker: dict[str, str]
     notes: list[str] = field(default_factory=list)
     stamp: datetime | None = None  # DTSTAMP, which the model does not keep
+    future: bool = False  # RECURRENCE-ID;RANGE=THISANDFUTURE
     number: int = 0  # VEVENT #n of the text
     calendar: int = 0  # which VCALENDAR of the text it is in
 
@@ -416,10 +420,12 @@ def _read_event(component: Component, zones: Zones) -> _Read:
             elif name == "DTSTART":
                 start_prop = prop
                 values["dtstart"] = _when(prop, zones)
-            elif name == "RECURRENCE-ID" and param(prop.params, "RANGE"):
-                raise Unreadable("RECURRENCE-ID;RANGE=THISANDFUTURE is not supported")
             else:
                 values[name.lower()] = _when(prop, zones)
+            if name == "RECURRENCE-ID" and (reach := param(prop.params, "RANGE")) is not None:
+                if reach.strip().upper() != "THISANDFUTURE":
+                    raise Unreadable(f"RECURRENCE-ID;RANGE={reach} is not supported")
+                values["future"] = True
         elif name in ("SUMMARY", "DESCRIPTION", "LOCATION"):
             once({"SUMMARY": "title"}.get(name, name.lower()), prop, _text(prop))
         elif name == "STATUS" and _text(prop).strip().upper() in _STATUS:
@@ -474,6 +480,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
     if not uid:
         raise Unreadable("no UID")
     stamp: datetime | None = values.pop("dtstamp", None)
+    future: bool = values.pop("future", False)
     start: When | None = values.pop("dtstart", None)
     if start is None:
         raise Unreadable("no DTSTART")
@@ -504,7 +511,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         extra=tuple(extra),
         **values,
     )
-    return _Read(uid, event, marker, notes, stamp)
+    return _Read(uid, event, marker, notes, stamp, future)
 
 
 def _wall_in(prop: Property, zones: Zones) -> Callable[[datetime], datetime]:
@@ -726,6 +733,7 @@ def _assemble(uid: str, group: list[_Read]) -> tuple[CalendarObject, list[str]]:
     }
     kept = masters + list(overrides.values())
     notes[:0] = [note for r in group if any(r is k for k in kept) for note in r.notes]
+    events = _ranges_applied(masters, overrides, notes)
     for rule in masters[0].event.rrules if masters else ():
         if (until := until_before(rule, masters[0].event.start)) is not None:
             notes.append(
@@ -744,7 +752,7 @@ def _assemble(uid: str, group: list[_Read]) -> tuple[CalendarObject, list[str]]:
     obj = CalendarObject(
         uid=uid,
         master=clean(masters[0].event) if masters else None,
-        overrides={rid: clean(r.event) for rid, r in overrides.items()},
+        overrides={rid: clean(event) for rid, event in events.items()},
         marker=marker,
     )
     return obj, notes
@@ -757,6 +765,32 @@ def _marker(found: dict[str, str]) -> Marker | None:
     if set(found) == {"key"}:
         return Marker.anonymous(found["key"])
     return None
+
+
+def _ranges_applied(
+    masters: list[_Read], overrides: dict[When, _Read], notes: list[str]
+) -> dict[When, Event]:
+    """The overrides, with each RANGE=THISANDFUTURE one made an override of every later
+    occurrence (:mod:`calsyncd.model.ranges`); where it stops short, a note says so."""
+    events = {rid: reading.event for rid, reading in overrides.items()}
+    ranges = [rid for rid, reading in overrides.items() if reading.future]
+    if not ranges:
+        return events
+    if not masters:
+        for rid in ranges:
+            notes.append(
+                f"VEVENT #{overrides[rid].number}: RECURRENCE-ID;RANGE=THISANDFUTURE "
+                f"{rid.isoformat()} without its series: only that occurrence is kept"
+            )
+        return events
+    expanded = this_and_future(masters[0].event, events, ranges)
+    for rid, last in expanded.cut_short.items():
+        notes.append(
+            f"VEVENT #{overrides[rid].number}: RECURRENCE-ID;RANGE=THISANDFUTURE "
+            f"{rid.isoformat()} is applied to the next {MAX_FUTURE_OVERRIDES} occurrences, up to "
+            f"{last.isoformat()}; later ones keep the series' own time and fields"
+        )
+    return expanded.overrides
 
 
 def parse_object(

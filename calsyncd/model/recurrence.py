@@ -28,12 +28,16 @@ import dateutil.rrule as _dateutil
 from dateutil.rrule import rrule, rruleset, rrulestr
 
 from calsyncd.model.budget import OverBudget, bounded, spend
+from calsyncd.model.event import Event, Period, When
 
 __all__ = [
     "MAX_TIMES_A_DAY",
     "OverBudget",
     "Recurrence",
+    "as_datetime",
     "conform_until",
+    "like",
+    "occurrences_of",
     "parse_rule",
     "until_before",
 ]
@@ -197,3 +201,37 @@ class Recurrence:
         """The first ``count`` occurrences (fewer if the set ends before)."""
         with bounded():
             return list(islice(self._set, count))
+
+    def following(self, when: datetime, count: int) -> list[datetime]:
+        """The first ``count`` occurrences after ``when`` (fewer if the set ends before)."""
+        with bounded():
+            return list(self._set.xafter(when, count=count, inc=False))
+
+
+def as_datetime(when: When) -> datetime:
+    """A date as its first moment (naive), as dateutil expands an all-day series."""
+    return when if isinstance(when, datetime) else datetime.combine(when, time())
+
+
+def like(when: When, dtstart: datetime) -> datetime:
+    """``when`` in the same kind (aware or naive) as ``dtstart``, for dateutil comparisons."""
+    value = as_datetime(when)
+    if dtstart.tzinfo is None:
+        return value.replace(tzinfo=None)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dtstart.tzinfo)
+    return value.astimezone(dtstart.tzinfo)
+
+
+def occurrences_of(master: Event) -> Recurrence:
+    """The recurrence set of a master, expanded in its own zone (DST-correct). DTSTART is
+    always its first instance (RFC 5545 3.8.5.3), whether the rule matches it or not; an
+    RDATE period is an instance at its start. All-day series expand as naive midnights."""
+    dtstart = as_datetime(master.start)
+    rdates = (r.start if isinstance(r, Period) else r for r in master.rdates)
+    return Recurrence(
+        dtstart,
+        master.rrules,
+        rdates=[dtstart, *(like(rdate, dtstart) for rdate in rdates)],
+        exdates=[like(exdate, dtstart) for exdate in master.exdates],
+    )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from calsyncd.model.budget import MAX_SECONDS, Budget, OverBudget, bounded
 from calsyncd.model.event import CalendarObject, Event, Period, When
-from calsyncd.model.recurrence import Recurrence
+from calsyncd.model.recurrence import as_datetime, like, occurrences_of
 from calsyncd.providers.base import Window
 
 _MAX_OCCURRENCES = 5000  # bounds the expansion of an endless rule when probing overlap
@@ -48,39 +48,15 @@ def _duration(event: Event) -> timedelta:
     return as_utc(event.effective_end()) - as_utc(event.start)
 
 
-def _occurrences(event: Event) -> Recurrence:
-    """The recurrence set of a master, expanded in its own zone (DST-correct). DTSTART is
-    always its first instance (RFC 5545 3.8.5.3), whether the rule matches it or not; an
-    RDATE period is an instance at its start."""
-    dtstart = _dtstart(event)
-    rdates = (r.start if isinstance(r, Period) else r for r in event.rdates)
-    return Recurrence(
-        dtstart,
-        event.rrules,
-        rdates=[dtstart, *(_like(rdate, dtstart) for rdate in rdates)],
-        exdates=[_like(exdate, dtstart) for exdate in event.exdates],
-    )
-
-
 def _period_lengths(event: Event) -> dict[datetime, timedelta]:
     """The length of each occurrence an RDATE period gives, by its start as
     :func:`_occurrences` yields it: every other occurrence is as long as the event."""
-    dtstart = _dtstart(event)
+    dtstart = as_datetime(event.start)
     return {
-        _like(r.start, dtstart): as_utc(r.end) - as_utc(r.start)
+        like(r.start, dtstart): as_utc(r.end) - as_utc(r.start)
         for r in event.rdates
         if isinstance(r, Period)
     }
-
-
-def _like(when: When, dtstart: datetime) -> datetime:
-    """``when`` in the same kind (aware or naive) as ``dtstart``, for dateutil comparisons."""
-    value = when if isinstance(when, datetime) else datetime.combine(when, time())
-    if dtstart.tzinfo is None:
-        return value.replace(tzinfo=None)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dtstart.tzinfo)
-    return value.astimezone(dtstart.tzinfo)
 
 
 def span(obj: CalendarObject) -> tuple[datetime, datetime | None]:
@@ -97,7 +73,7 @@ def span(obj: CalendarObject) -> tuple[datetime, datetime | None]:
                 continue
             if any("COUNT=" not in r.upper() and "UNTIL=" not in r.upper() for r in event.rrules):
                 return min(starts), None
-            occurrences = _occurrences(event).first(_MAX_OCCURRENCES + 1)
+            occurrences = occurrences_of(event).first(_MAX_OCCURRENCES + 1)
             if len(occurrences) > _MAX_OCCURRENCES:
                 return min(starts), None
             lengths = _period_lengths(event)
@@ -127,13 +103,13 @@ def _series_in_window(master: Event, length: timedelta, window: Window) -> bool:
     """Whether an occurrence of a series overlaps the window: the first one that can, or —
     where RDATE periods make occurrences of other lengths — each one that can."""
     lengths = _period_lengths(master)
-    dtstart = _dtstart(master)
-    probe = _like(window.start - max([length, *lengths.values()]), dtstart)
-    recurrence = _occurrences(master)
+    dtstart = as_datetime(master.start)
+    probe = like(window.start - max([length, *lengths.values()]), dtstart)
+    recurrence = occurrences_of(master)
     if not lengths:
         first = recurrence.first_from(probe)
         return first is not None and _overlaps(window, as_utc(first), as_utc(first) + length)
-    for start in recurrence.between(probe, _like(window.end, dtstart)):
+    for start in recurrence.between(probe, like(window.end, dtstart)):
         if _overlaps(window, as_utc(start), as_utc(start) + lengths.get(start, length)):
             return True
     return False
@@ -176,8 +152,3 @@ def _rules(obj: CalendarObject) -> str:
     if rules:
         return "its recurrence " + ", ".join(repr(f"RRULE:{rule}") for rule in rules)
     return "its dates"
-
-
-def _dtstart(event: Event) -> datetime:
-    start = event.start
-    return start if isinstance(start, datetime) else datetime.combine(start, time())

@@ -433,16 +433,6 @@ def test_unknown_values_of_known_properties() -> None:
     )
 
 
-def test_recurrence_range_is_not_guessed() -> None:
-    text = (
-        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:r\r\n"
-        "RECURRENCE-ID;RANGE=THISANDFUTURE:20240102T100000Z\r\nDTSTART:20240102T110000Z\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-    with pytest.raises(MalformedObject, match="RANGE=THISANDFUTURE"):
-        parse_object(text, source="s")
-
-
 @pytest.mark.parametrize(
     "name",
     [

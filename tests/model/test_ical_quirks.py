@@ -9,10 +9,12 @@ the occurrences with an independent expander.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from calsyncd.model import Event, Period, parse_calendar, parse_object, serialize_object
+from calsyncd.model.ranges import MAX_FUTURE_OVERRIDES
+
+from calsyncd.model import Event, Period, parse_calendar, parse_object, serialize_object, sort_key
 
 from .helpers import zone_of
 
@@ -440,3 +442,141 @@ def test_an_rdate_period_that_is_not_one_is_named() -> None:
         parsed = parse_calendar(calendar(*vevent("DTSTART:20221101T150000Z", value)), source="q")
         assert parsed.objects == [], value
         assert why in parsed.problems[0], parsed.problems
+
+
+# -- RECURRENCE-ID;RANGE=THISANDFUTURE -----------------------------------------------------------
+
+
+def _future(
+    *override: str, rule: str = "FREQ=WEEKLY;COUNT=10;BYDAY=TU", more: tuple[str, ...] = ()
+) -> str:
+    return calendar(
+        *vevent(
+            "DTSTART;TZID=Europe/Vienna:20240305T090000",
+            "DTEND;TZID=Europe/Vienna:20240305T100000",
+            f"RRULE:{rule}",
+            "SUMMARY:Kursplanung",
+            uid="kurs@q.example",
+        ),
+        *vevent(*override, uid="kurs@q.example"),
+        *more,
+    )
+
+
+def test_this_and_future_becomes_an_override_of_each_later_occurrence() -> None:
+    """Evolution's "this and future" edit: from 2 April on, 14:00 instead of 09:00 and a new
+    title. Every provider stores overrides; so the edit becomes one override per occurrence
+    from that one on (RFC 5545 3.8.4.4), each moved by the same five hours."""
+    vienna = ZoneInfo("Europe/Vienna")
+    parsed = parse_calendar(
+        _future(
+            "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Vienna:20240402T090000",
+            "DTSTART;TZID=Europe/Vienna:20240402T140000",
+            "DTEND;TZID=Europe/Vienna:20240402T150000",
+            "SEQUENCE:1",
+            "SUMMARY:Kursplanung (nachmittags)",
+        ),
+        source="q",
+    )
+    assert parsed.problems == []
+    assert parsed.notes == []
+    (obj,) = parsed.objects
+    assert obj.master is not None
+    assert obj.master.rrules == ("FREQ=WEEKLY;COUNT=10;BYDAY=TU",)  # the series is unchanged
+    days = [2, 9, 16, 23, 30, 37]  # April, 37 = 7 May
+    rids = [datetime(2024, 4, 1, 9, tzinfo=vienna) + timedelta(days=d - 1) for d in days]
+    assert sorted(obj.overrides) == rids
+    for rid in rids:
+        moved = obj.overrides[rid]
+        assert moved.recurrence_id == rid
+        assert moved.start == rid + timedelta(hours=5)
+        assert moved.end == rid + timedelta(hours=6)
+        assert zone_of(moved.start) == "zoneinfo:Europe/Vienna"
+        assert moved.title == "Kursplanung (nachmittags)"
+        assert moved.sequence == 1
+    again = parse_object(serialize_object(obj), source="q")
+    assert again == obj
+
+
+def test_this_and_future_moves_on_the_wall_clock_across_a_dst_change() -> None:
+    """Oracle Calendar: 08:00 becomes 07:30 from 30 October on; after the clocks change on 5
+    November it is still 07:30 local time (13:30Z, not 12:30Z)."""
+    chicago = ZoneInfo("America/Chicago")
+    text = calendar(
+        *vevent(
+            "DTSTART;TZID=America/Chicago:20231002T080000",
+            "DTEND;TZID=America/Chicago:20231002T083000",
+            "RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=MO",
+            uid="huddle@q.example",
+        ),
+        *vevent(
+            "RECURRENCE-ID;TZID=America/Chicago;RANGE=THISANDFUTURE:20231030T080000",
+            "DTSTART;TZID=America/Chicago:20231030T073000",
+            "DTEND;TZID=America/Chicago:20231030T080000",
+            uid="huddle@q.example",
+        ),
+    )
+    (obj,) = parse_calendar(text, source="q").objects
+    november = obj.overrides[datetime(2023, 11, 6, 8, tzinfo=chicago)]
+    assert november.start == datetime(2023, 11, 6, 7, 30, tzinfo=chicago)
+    assert november.start.astimezone(UTC) == datetime(2023, 11, 6, 13, 30, tzinfo=UTC)
+    assert len(obj.overrides) == 6
+
+
+def test_an_override_of_its_own_wins_over_this_and_future() -> None:
+    once = vevent(
+        "RECURRENCE-ID;TZID=Europe/Vienna:20240416T090000",
+        "DTSTART;TZID=Europe/Vienna:20240417T090000",
+        "SUMMARY:moved once",
+        uid="kurs@q.example",
+    )
+    parsed = parse_calendar(
+        _future(
+            "RECURRENCE-ID;RANGE=THISANDFUTURE:20240402T070000Z",
+            "DTSTART:20240402T120000Z",
+            "SUMMARY:later",
+            more=once,
+        ),
+        source="q",
+    )
+    assert parsed.problems == []
+    obj = parsed.objects[0]
+    vienna = ZoneInfo("Europe/Vienna")
+    assert obj.overrides[datetime(2024, 4, 16, 9, tzinfo=vienna)].title == "moved once"
+    assert obj.overrides[datetime(2024, 4, 23, 9, tzinfo=vienna)].title == "later"
+    # the override's own zone (UTC) is kept: the same five hours later, in UTC
+    assert obj.overrides[datetime(2024, 4, 23, 9, tzinfo=vienna)].start == datetime(
+        2024, 4, 23, 12, tzinfo=UTC
+    )
+
+
+def test_this_and_future_on_an_endless_series_is_applied_to_the_next_ones_and_named() -> None:
+    parsed = parse_calendar(
+        _future(
+            "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Vienna:20240402T090000",
+            "DTSTART;TZID=Europe/Vienna:20240402T140000",
+            rule="FREQ=DAILY",
+        ),
+        source="q",
+    )
+    assert parsed.problems == []
+    (obj,) = parsed.objects
+    assert len(obj.overrides) == MAX_FUTURE_OVERRIDES
+    last = max(obj.overrides, key=sort_key)
+    assert parsed.notes == [
+        "q: UID 'kurs@q.example': VEVENT #2: RECURRENCE-ID;RANGE=THISANDFUTURE 2024-04-02T09:00"
+        f":00+02:00 is applied to the next {MAX_FUTURE_OVERRIDES} occurrences, up to "
+        f"{last.isoformat()}; later ones keep the series' own time and fields"
+    ]
+
+
+def test_a_recurrence_range_other_than_this_and_future_is_named() -> None:
+    parsed = parse_calendar(
+        _future(
+            "RECURRENCE-ID;RANGE=THISANDPRIOR:20240402T070000Z",
+            "DTSTART:20240402T120000Z",
+        ),
+        source="q",
+    )
+    assert parsed.objects == []
+    assert "RECURRENCE-ID;RANGE=THISANDPRIOR is not supported" in parsed.problems[0]
