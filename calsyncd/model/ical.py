@@ -66,6 +66,9 @@ What does not survive a round trip (everything else does: ``tests/model``)
       written, in that zone (:mod:`calsyncd.model.floating`);
     * an RDATE period given as start/duration is written as start/end, in its start's zone;
     * a ``RANGE=THISANDFUTURE`` override is written as the overrides it stands for;
+    * ``RSCALE=GREGORIAN`` without SKIP (or with ``SKIP=OMIT``) is left out of an RRULE: that
+      rule is plain RFC 5545 (RFC 7529); other rules with RSCALE are kept as written, and one
+      of another scale (``RSCALE=HEBREW``) is a problem: it cannot be expanded here;
     * a custom VTIMEZONE becomes the IANA zone with the same offsets over the years the
       calendar uses it, else its times are converted to UTC.
 """
@@ -114,7 +117,7 @@ from calsyncd.model.event import (
 )
 from calsyncd.model.floating import calendar_zone, in_zone
 from calsyncd.model.ranges import MAX_FUTURE_OVERRIDES, this_and_future
-from calsyncd.model.recurrence import conform_until, parse_rule, until_before
+from calsyncd.model.recurrence import conform_until, gregorian, parse_rule, until_before
 from calsyncd.model.serialize import DEFAULT_PRODID, serialize_calendar, serialize_object
 from calsyncd.model.vtimezone import Zones
 
@@ -456,7 +459,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         elif name == "RRULE":
             if "FREQ=" not in prop.value.upper():
                 raise Unreadable(f"RRULE has no FREQ: {prop.value!r}")
-            rrules.append(prop.value.strip())
+            rrules.append(gregorian(prop.value.strip()))
         elif name == "RDATE" and (
             (param(prop.params, "VALUE") or "").upper() == "PERIOD" or "/" in prop.value
         ):

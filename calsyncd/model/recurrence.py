@@ -10,6 +10,13 @@ every period examined) counts each period against the active
 inside one period is bounded by the rule itself — at most 366 days times the times of day
 its BYHOUR/BYMINUTE/BYSECOND give, which :func:`parse_rule` caps.
 
+RFC 7529 (``RSCALE``/``SKIP``) is read for the Gregorian scale, iCalendar's own: without SKIP
+(or with SKIP=OMIT) a rule is plain RFC 5545; SKIP=BACKWARD/FORWARD moves a month day past the
+month's end (31 April, 29 February) to the month's last day or the next month's first, which
+dateutil cannot, so such a rule is expanded by :class:`_SkippingRule` — for the forms where a
+date can be invalid: a MONTHLY or YEARLY rule whose day is a month day (BYMONTHDAY or
+DTSTART's). Other scales and other SKIP forms raise :class:`ValueError` naming them.
+
 :class:`Recurrence` is the only way to expand: each of its questions runs under the active
 budget (one object's, made by the caller) or a fresh one, and raises
 :class:`~calsyncd.model.budget.OverBudget` past it.
@@ -18,8 +25,9 @@ budget (one object's, made by the caller) or a fresh one, and raises
 from __future__ import annotations
 
 import math
+from calendar import monthrange
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, date, datetime, time
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from itertools import islice
 from types import FunctionType, MethodType
 from typing import Any
@@ -36,6 +44,7 @@ __all__ = [
     "Recurrence",
     "as_datetime",
     "conform_until",
+    "gregorian",
     "like",
     "occurrences_of",
     "parse_rule",
@@ -144,7 +153,50 @@ def until_before(text: str, dtstart: date | datetime) -> str | None:
     return None
 
 
-def parse_rule(text: str, dtstart: datetime) -> rrule:
+def _parts(text: str) -> dict[str, str]:
+    """A rule's parts by name, upper case (the last of a repeated part)."""
+    named = (part.partition("=") for part in text.upper().split(";") if part.strip())
+    return {name.strip(): value.strip() for name, _, value in named}
+
+
+def _without(text: str, names: tuple[str, ...]) -> str:
+    """The rule text without the parts ``names``, the others as they were written."""
+    kept = [part for part in text.split(";") if part.partition("=")[0].strip().upper() not in names]
+    return ";".join(kept)
+
+
+def gregorian(text: str) -> str:
+    """The rule without ``RSCALE=GREGORIAN`` where it is plain RFC 5545: SKIP absent or
+    OMIT (RFC 7529). Any other rule is returned as it is."""
+    parts = _parts(text)
+    if parts.get("RSCALE") != "GREGORIAN" or parts.get("SKIP", "OMIT") != "OMIT":
+        return text
+    return _without(text, ("RSCALE", "SKIP"))
+
+
+_NOT_SKIPPED = ("BYDAY", "BYSETPOS", "BYYEARDAY", "BYWEEKNO", "BYHOUR", "BYMINUTE", "BYSECOND")
+"""Parts beside a month day with which SKIP is not expanded here (RFC 7529 orders SKIP among
+them in ways few clients follow): such a rule is refused rather than guessed at."""
+
+
+def _skipping(parts: dict[str, str]) -> bool:
+    """Whether SKIP can change the rule: a MONTHLY or YEARLY rule whose day is a month day.
+    Raises :class:`ValueError` for a form :class:`_SkippingRule` does not expand."""
+    if parts.get("FREQ") not in ("MONTHLY", "YEARLY"):
+        return False  # BYMONTHDAY only limits such a rule: it makes no date
+    if "BYMONTHDAY" not in parts and {"BYDAY", "BYYEARDAY", "BYWEEKNO"} & parts.keys():
+        return False  # the day comes from a weekday or a year day: always a valid date
+    skip = parts["SKIP"]
+    for name in _NOT_SKIPPED:
+        if name in parts:
+            raise ValueError(f"SKIP={skip} beside {name} is not expanded (RFC 7529)")
+    negative = [day for day in parts.get("BYMONTHDAY", "").split(",") if day.startswith("-")]
+    if negative:
+        raise ValueError(f"SKIP={skip} with BYMONTHDAY={negative[0]} is not expanded (RFC 7529)")
+    return True
+
+
+def parse_rule(text: str, dtstart: datetime) -> rrule | _SkippingRule:
     """One RRULE value read from ``dtstart`` (naive: floating, aware: in its zone), ready to
     expand under a budget. Raises :class:`ValueError` (or ``TypeError``/``OverflowError``,
     as dateutil does) for a rule that cannot be read."""
@@ -152,12 +204,87 @@ def parse_rule(text: str, dtstart: datetime) -> rrule:
         raise ValueError(
             f"{times} times a day (BYHOUR × BYMINUTE × BYSECOND), over {MAX_TIMES_A_DAY}"
         )
-    rule = rrulestr(text, dtstart=dtstart, ignoretz=dtstart.tzinfo is None)
+    parts = _parts(text)
+    if (scale := parts.get("RSCALE", "GREGORIAN")) != "GREGORIAN":
+        raise ValueError(
+            f"RSCALE={scale}: calsyncd expands only the Gregorian calendar of RFC 7529"
+        )
+    if (skip := parts.get("SKIP", "OMIT")) not in ("OMIT", "BACKWARD", "FORWARD"):
+        raise ValueError(f"SKIP={skip} is not OMIT, BACKWARD or FORWARD (RFC 7529)")
+    plain = _without(text, ("RSCALE", "SKIP"))
+    rule = rrulestr(plain, dtstart=dtstart, ignoretz=dtstart.tzinfo is None)
     if not isinstance(rule, rrule):
         raise TypeError("not a single rule")
+    if skip != "OMIT" and _skipping(parts):
+        return _SkippingRule(rule, dtstart, backward=skip == "BACKWARD")
     # rrulebase.__iter__ calls self._iter(): the instance's own, metered one.
     vars(rule)["_iter"] = MethodType(_metered_iter, rule)
     return rule
+
+
+class _SkippingRule:
+    """A MONTHLY or YEARLY rule of month days with RFC 7529 SKIP=BACKWARD or FORWARD: a day
+    past a month's end is that month's last day, or the next month's first. COUNT and UNTIL
+    apply after the move, and a day moved onto another occurrence is that occurrence.
+
+    Read from dateutil's own reading of the rule without RSCALE and SKIP (its month days and
+    months, DTSTART's where the rule names none); iterating it counts each period against the
+    active budget, as :class:`Recurrence` needs of any rule in its set.
+    """
+
+    def __init__(self, rule: rrule, dtstart: datetime, *, backward: bool) -> None:
+        read: Any = rule  # dateutil keeps what it read in private attributes
+        self._dtstart = dtstart
+        self._backward = backward
+        self._yearly = read._freq == _dateutil.YEARLY
+        self._interval: int = read._interval
+        self._count: int | None = read._count
+        self._until: datetime | None = read._until
+        self._months: tuple[int, ...] = tuple(sorted(read._bymonth or ()))
+        self._days: tuple[int, ...] = tuple(sorted(read._bymonthday))
+
+    def _periods(self) -> Iterator[tuple[int, int]]:
+        """(year, month) of each period the rule visits, from DTSTART's on."""
+        start = self._dtstart
+        if self._yearly:
+            for year in range(start.year, MAXYEAR + 1, self._interval):
+                for month in self._months or (start.month,):
+                    yield year, month
+            return
+        for index in range(start.year * 12 + start.month - 1, MAXYEAR * 12, self._interval):
+            year, month = divmod(index, 12)
+            if not self._months or month + 1 in self._months:
+                yield year, month + 1
+
+    def _days_of(self, year: int, month: int) -> list[date]:
+        length = monthrange(year, month)[1]
+        found: set[date] = set()
+        for day in self._days:
+            if day <= length:
+                found.add(date(year, month, day))
+            elif self._backward:
+                found.add(date(year, month, length))
+            elif (year, month) != (MAXYEAR, 12):
+                found.add(date(year, month, length) + timedelta(days=1))
+        return sorted(found)
+
+    def __iter__(self) -> Iterator[datetime]:
+        count = 0
+        last: datetime | None = None
+        wall, zone = self._dtstart.time(), self._dtstart.tzinfo
+        for year, month in self._periods():
+            spend()
+            for day in self._days_of(year, month):
+                when = datetime.combine(day, wall, tzinfo=zone)
+                if when < self._dtstart or (last is not None and when <= last):
+                    continue
+                if self._until is not None and when > self._until:
+                    return
+                yield when
+                last = when
+                count += 1
+                if self._count is not None and count >= self._count:
+                    return
 
 
 class Recurrence:
@@ -173,7 +300,8 @@ class Recurrence:
     ) -> None:
         self._set = rruleset()
         for text in rules:
-            self._set.rrule(parse_rule(text, dtstart))
+            # a set only iterates its rules: a _SkippingRule is one as well as an rrule
+            self._set.rrule(parse_rule(text, dtstart))  # type: ignore[arg-type]
         for when in rdates:
             self._set.rdate(when)
         for when in exdates:

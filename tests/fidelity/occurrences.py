@@ -12,6 +12,9 @@ from the specifications rather than from calsyncd:
 - Several components with the same UID and RECURRENCE-ID (an export repeating an edited
   event): the latest wins by SEQUENCE, then LAST-MODIFIED, then DTSTAMP (RFC 5546 §2.1.5,
   the rule issue 12 asks for); on a full tie the first in the file.
+- ``RSCALE=GREGORIAN`` with SKIP absent or ``OMIT`` is plain RFC 5545 (RFC 7529 3.1); the
+  expander refuses any RSCALE, so such a rule is expanded without those two parts. Other
+  scales and SKIP=BACKWARD/FORWARD stay as written (and the expander cannot judge them).
 - Each UID is expanded on its own (with the calendar's properties and VTIMEZONEs), so one
   event the expander cannot read does not hide the others; its reason is kept instead.
 
@@ -148,7 +151,7 @@ def _expand_calendar(
     for uid, events in by_uid.items():
         single = icalendar.Calendar()
         single.update(calendar)
-        single.subcomponents = [*zones, *_latest_versions(events)]
+        single.subcomponents = [*zones, *map(_plain_gregorian, _latest_versions(events))]
         try:
             found = recurring_ical_events.of(single).between(start, end)
             occurrences = sorted(_occurrence(o) for o in found if o.get("STATUS") != "CANCELLED")
@@ -167,6 +170,19 @@ def _latest_versions(events: list[Any]) -> list[Any]:
         if rid not in latest or _version(event) > _version(latest[rid]):
             latest[rid] = event
     return list(latest.values())
+
+
+def _plain_gregorian(event: Any) -> Any:
+    """``event`` with ``RSCALE=GREGORIAN`` (and ``SKIP=OMIT``) left out of its RRULEs where
+    no other SKIP is given: RFC 7529 defines that rule as the RFC 5545 one."""
+    rules = event.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+        scale = [str(value).upper() for value in rule.get("RSCALE", [])]
+        skip = [str(value).upper() for value in rule.get("SKIP", ["OMIT"])]
+        if scale == ["GREGORIAN"] and skip == ["OMIT"]:
+            rule.pop("RSCALE")
+            rule.pop("SKIP", None)
+    return event
 
 
 def _version(event: Any) -> tuple[int, datetime, datetime]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from calsyncd.model.ranges import MAX_FUTURE_OVERRIDES
-
 from calsyncd.model import Event, Period, parse_calendar, parse_object, serialize_object, sort_key
+from calsyncd.model.ranges import MAX_FUTURE_OVERRIDES
 
 from .helpers import zone_of
 
@@ -580,3 +579,50 @@ def test_a_recurrence_range_other_than_this_and_future_is_named() -> None:
     )
     assert parsed.objects == []
     assert "RECURRENCE-ID;RANGE=THISANDPRIOR is not supported" in parsed.problems[0]
+
+
+# -- RRULE;RSCALE (RFC 7529) ---------------------------------------------------------------------
+
+
+def test_rscale_gregorian_without_skip_is_read_as_a_plain_rule() -> None:
+    """Gregorian is iCalendar's own scale: with SKIP absent or OMIT the rule is plain RFC
+    5545, and is kept as such (readable by every client)."""
+    master = master_of(
+        calendar(
+            *vevent(
+                "DTSTART;VALUE=DATE:20240131",
+                "RRULE:FREQ=MONTHLY;RSCALE=GREGORIAN;BYMONTHDAY=31;COUNT=6",
+            )
+        )
+    )
+    assert master.rrules == ("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=6",)
+
+
+def test_rscale_gregorian_with_skip_is_kept_as_it_is() -> None:
+    master = master_of(
+        calendar(
+            *vevent(
+                "DTSTART;VALUE=DATE:20240229", "RRULE:RSCALE=GREGORIAN;FREQ=YEARLY;SKIP=FORWARD"
+            )
+        )
+    )
+    assert master.rrules == ("RSCALE=GREGORIAN;FREQ=YEARLY;SKIP=FORWARD",)
+
+
+def test_another_calendar_scale_is_named_and_skipped() -> None:
+    """A Hebrew-calendar anniversary cannot be expanded here: skipped, saying why."""
+    parsed = parse_calendar(
+        calendar(
+            *vevent(
+                "DTSTART;VALUE=DATE:20240316",
+                "RRULE:RSCALE=HEBREW;FREQ=YEARLY;BYMONTH=5L;BYMONTHDAY=6;SKIP=FORWARD;COUNT=5",
+            )
+        ),
+        source="q",
+    )
+    assert parsed.objects == []
+    assert parsed.problems == [
+        "q: UID 'q@quirks.example': VEVENT #1: RRULE cannot be read: "
+        "'RSCALE=HEBREW;FREQ=YEARLY;BYMONTH=5L;BYMONTHDAY=6;SKIP=FORWARD;COUNT=5' (RSCALE=HEBREW:"
+        " calsyncd expands only the Gregorian calendar of RFC 7529); object skipped"
+    ]

@@ -183,3 +183,70 @@ def test_an_rdate_period_is_placed_with_its_own_length() -> None:
         replace(obj, master=replace(obj.master, rdates=(long_one.start,))), next_morning
     )  # type: ignore[arg-type]
     assert span(obj) == (start, long_one.end)
+
+
+# -- RFC 7529: RSCALE=GREGORIAN with SKIP ------------------------------------------------------
+
+
+def _dates(rule: str, start: date, count: int = 10) -> list[date]:
+    found = Recurrence(datetime.combine(start, datetime.min.time()), [rule]).first(count)
+    return [when.date() for when in found]
+
+
+def test_skip_forward_moves_a_missing_day_to_the_next_month() -> None:
+    """A birthday on 29 February: 1 March in other years (RFC 7529 SKIP=FORWARD)."""
+    leap = "RSCALE=GREGORIAN;FREQ=YEARLY;SKIP=FORWARD"
+    assert _dates(leap, date(2024, 2, 29), 5) == [
+        date(2024, 2, 29),
+        date(2025, 3, 1),
+        date(2026, 3, 1),
+        date(2027, 3, 1),
+        date(2028, 2, 29),
+    ]
+    back = "RSCALE=GREGORIAN;FREQ=YEARLY;SKIP=BACKWARD;COUNT=2"
+    assert _dates(back, date(2024, 2, 29)) == [date(2024, 2, 29), date(2025, 2, 28)]
+
+
+def test_skip_counts_and_ends_after_moving() -> None:
+    """COUNT counts the moved occurrences; one moved onto another is one occurrence."""
+    assert _dates("FREQ=MONTHLY;COUNT=4;RSCALE=GREGORIAN;SKIP=BACKWARD", date(2014, 12, 31)) == [
+        date(2014, 12, 31),
+        date(2015, 1, 31),
+        date(2015, 2, 28),
+        date(2015, 3, 31),
+    ]
+    forward = "FREQ=MONTHLY;BYMONTHDAY=1,31;RSCALE=GREGORIAN;SKIP=FORWARD;UNTIL=20240401"
+    assert _dates(forward, date(2024, 1, 1)) == [
+        date(2024, 1, 1),
+        date(2024, 1, 31),
+        date(2024, 2, 1),
+        date(2024, 3, 1),  # 31 February and 1 March: one occurrence
+        date(2024, 3, 31),
+        date(2024, 4, 1),
+    ]
+
+
+def test_skip_omit_and_rules_without_a_month_day_are_plain_rfc_5545() -> None:
+    omit = "RSCALE=GREGORIAN;FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3;SKIP=OMIT"
+    assert _dates(omit, date(2024, 1, 31)) == [
+        date(2024, 1, 31),
+        date(2024, 3, 31),
+        date(2024, 5, 31),
+    ]
+    by_day = "RSCALE=GREGORIAN;FREQ=MONTHLY;BYDAY=-1FR;COUNT=2;SKIP=FORWARD"
+    assert _dates(by_day, date(2024, 1, 26)) == [date(2024, 1, 26), date(2024, 2, 23)]
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        ("RSCALE=HEBREW;FREQ=YEARLY;BYMONTH=5L;BYMONTHDAY=6", "RSCALE=HEBREW"),
+        ("RSCALE=CHINESE;FREQ=YEARLY", "only the Gregorian calendar"),
+        ("RSCALE=GREGORIAN;FREQ=MONTHLY;BYMONTHDAY=31;BYSETPOS=1;SKIP=FORWARD", "BYSETPOS"),
+        ("RSCALE=GREGORIAN;FREQ=MONTHLY;BYMONTHDAY=-31;SKIP=BACKWARD", "BYMONTHDAY=-31"),
+        ("RSCALE=GREGORIAN;FREQ=YEARLY;SKIP=SIDEWAYS", "SKIP=SIDEWAYS"),
+    ],
+)
+def test_what_rfc_7529_asks_beyond_that_is_refused_naming_it(rule: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_rule(rule, datetime(2024, 1, 31))
