@@ -17,14 +17,23 @@ Reading
     nobody expected included — and the rest of the text is read. :func:`parse_object` turns
     any problem into :class:`~calsyncd.errors.MalformedObject`.
 
-    What every client tolerates is read as they read it, and where that leaves something out
-    a *note* names it (``ParsedCalendar.notes``; the object is kept): a line that is not a
-    property (``X-APPLE-RADIUS=49.9``, no colon) unless it is one of a property the model
-    reads, an empty ``RRULE:``, a second DTSTART/DTEND/DURATION/RECURRENCE-ID with another
-    value (the first counts), and of several VEVENTs for one event — one UID without
-    RECURRENCE-ID, or one RECURRENCE-ID, twice (an export repeating an edited event) — all
-    but the latest by SEQUENCE, then LAST-MODIFIED, then DTSTAMP (RFC 5546 2.1.5; the first
-    in the text on a tie).
+    The VEVENTs of one UID then become its object (:mod:`calsyncd.model.assemble`), their
+    floating times first put in the calendar's ``X-WR-TIMEZONE`` if it names one
+    (:mod:`calsyncd.model.floating`).
+
+    What every client tolerates is read as they read it (issue 12, ``tests/fidelity``), and
+    where that leaves something out or chooses, a *note* says so (``ParsedCalendar.notes``,
+    never a reason to skip; the providers log each as ``item read with a change``):
+
+    * a line that is not a property (``X-APPLE-RADIUS=49.9``, no colon) is left out — unless
+      it is one of a property the model reads (``SUMMARY no colon``): that is a problem;
+    * an empty ``RRULE:`` is left out (the event is single);
+    * of several DTSTART (DTEND, DURATION, RECURRENCE-ID) with different values the first
+      counts;
+    * of several versions of one event the latest is kept (:mod:`calsyncd.model.assemble`);
+    * an RRULE that ends before DTSTART is kept (DTSTART still counts, RFC 5545);
+    * a RANGE=THISANDFUTURE applied to 500 occurrences stops there (an endless series);
+    * an ``X-WR-TIMEZONE`` that names no zone leaves floating times floating.
 
 Writing
     :mod:`calsyncd.model.serialize` (re-exported here): a pure function of the object, so
@@ -60,6 +69,7 @@ What does not survive a round trip (everything else does: ``tests/model``)
     * control characters in names (CN) become spaces and in URIs are percent-encoded: those
       lines would be unreadable otherwise. In other text they are written as they are;
     * CREATED and LAST-MODIFIED are written in UTC, as RFC 5545 requires;
+    * what a note names as left out (above);
     * an RRULE's UNTIL written as a floating time or a date beside a zoned DTSTART is read in
       DTSTART's zone (a date from its first moment) and written in UTC, as RFC 5545 requires;
     * floating times of a calendar that names its zone in ``X-WR-TIMEZONE`` are read, and
@@ -78,7 +88,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -91,6 +101,7 @@ from icalendar.parser import (
 )
 
 from calsyncd.errors import MalformedObject
+from calsyncd.model.assemble import MARKER_PROPERTIES, Reading, assemble
 from calsyncd.model.budget import checkpoint
 from calsyncd.model.components import (
     Component,
@@ -105,7 +116,6 @@ from calsyncd.model.event import (
     CalendarObject,
     Event,
     ExtraProperty,
-    Marker,
     Period,
     Person,
     Response,
@@ -113,11 +123,9 @@ from calsyncd.model.event import (
     Status,
     Visibility,
     When,
-    sort_key,
 )
 from calsyncd.model.floating import calendar_zone, in_zone
-from calsyncd.model.ranges import MAX_FUTURE_OVERRIDES, this_and_future
-from calsyncd.model.recurrence import conform_until, gregorian, parse_rule, until_before
+from calsyncd.model.recurrence import conform_until, gregorian, parse_rule
 from calsyncd.model.serialize import DEFAULT_PRODID, serialize_calendar, serialize_object
 from calsyncd.model.vtimezone import Zones
 
@@ -130,11 +138,6 @@ __all__ = [
     "serialize_object",
 ]
 
-_MARKER_PROPERTIES = {
-    "X-CALSYNCD-RULE": "rule",
-    "X-CALSYNCD-ORIGIN": "origin",
-    "X-CALSYNCD-KEY": "key",
-}
 _CONFERENCE_FALLBACKS = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL")
 _DATE_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
 _READ_PROPERTIES = frozenset(
@@ -143,7 +146,7 @@ _READ_PROPERTIES = frozenset(
         *("SUMMARY", "DESCRIPTION", "LOCATION", "STATUS", "TRANSP", "CLASS", "CATEGORIES"),
         *("ORGANIZER", "ATTENDEE", "URL", "CONFERENCE", "SEQUENCE", "CREATED", "LAST-MODIFIED"),
         *_CONFERENCE_FALLBACKS,
-        *_MARKER_PROPERTIES,
+        *MARKER_PROPERTIES,
     }
 )
 """Properties the model reads into a field: a line of one that cannot be read makes its
@@ -332,18 +335,6 @@ def _conference_index(event: Component) -> int | None:
     return None
 
 
-@dataclass(slots=True)
-class _Read:
-    uid: str
-    event: Event
-    marker: dict[str, str]
-    notes: list[str] = field(default_factory=list)
-    stamp: datetime | None = None  # DTSTAMP, which the model does not keep
-    future: bool = False  # RECURRENCE-ID;RANGE=THISANDFUTURE
-    number: int = 0  # VEVENT #n of the text
-    calendar: int = 0  # which VCALENDAR of the text it is in
-
-
 def _check_unreadable(event: Component) -> None:
     """:class:`Unreadable` if a line of the VEVENT that is not a property is one the model
     reads (``SUMMARY no colon``): leaving it out would change the event itself."""
@@ -372,7 +363,7 @@ def _left_out_lines(component: Component) -> list[str]:
     return notes
 
 
-def _read_event(component: Component, zones: Zones) -> _Read:
+def _read_event(component: Component, zones: Zones) -> Reading:
     if errors := component.all_errors():
         raise Unreadable("; ".join(errors))
     _check_unreadable(component)
@@ -476,8 +467,8 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         elif name in ("CREATED", "LAST-MODIFIED"):
             once(name.lower().replace("-", "_"), prop, _timestamp(prop, zones))
         else:
-            if name in _MARKER_PROPERTIES:
-                marker.setdefault(_MARKER_PROPERTIES[name], _text(prop))
+            if name in MARKER_PROPERTIES:
+                marker.setdefault(MARKER_PROPERTIES[name], _text(prop))
             extra.append(ExtraProperty(name, prop.line))
 
     if not uid:
@@ -514,7 +505,7 @@ def _read_event(component: Component, zones: Zones) -> _Read:
         extra=tuple(extra),
         **values,
     )
-    return _Read(uid, event, marker, notes, stamp, future)
+    return Reading(uid, event, marker, notes, stamp, future)
 
 
 def _wall_in(prop: Property, zones: Zones) -> Callable[[datetime], datetime]:
@@ -569,7 +560,7 @@ class _Objects:
         self.notes: list[str] = []
         self.definitions: dict[str, Component] = {}
         self._by_name = Zones({}, {})
-        self._readings: dict[str, list[_Read]] = {}  # by UID, in order of first appearance
+        self._readings: dict[str, list[Reading]] = {}  # by UID, in order of first appearance
         self._broken: dict[str, list[str]] = {}
         self._waiting: list[tuple[int, int, str, bytes, list[str]]] = []
         self._years: dict[str, set[int]] = {}
@@ -617,7 +608,7 @@ class _Objects:
                 if zone is not None:
                     reading.event = in_zone(reading.event, zone)
             try:
-                obj, notes = _assemble(uid, group)
+                obj, notes = assemble(uid, group)
                 found.append(obj)
                 self.notes += [f"{self.source}: UID {uid!r}: {note}" for note in notes]
             except Unreadable as exc:
@@ -693,107 +684,6 @@ def parse_calendar(data: bytes | str, *, source: str) -> ParsedCalendar:
         notes + found.notes,
         name=_text(name) if name is not None else None,
     )
-
-
-_OLDEST = datetime.min.replace(tzinfo=UTC)
-
-
-def _version(reading: _Read) -> tuple[int, datetime, datetime]:
-    """How recent a version of an event is (RFC 5546 2.1.5): SEQUENCE, then LAST-MODIFIED,
-    then DTSTAMP; unknown counts as oldest."""
-    event = reading.event
-    modified = _OLDEST if event.last_modified is None else event.last_modified.astimezone(UTC)
-    stamp = _OLDEST if reading.stamp is None else reading.stamp.astimezone(UTC)
-    return event.sequence, modified, stamp
-
-
-def _latest(versions: list[_Read], what: str, notes: list[str]) -> _Read:
-    """The latest of several VEVENTs for one event (the first on a tie), said in ``notes``."""
-    kept = max(versions, key=_version)  # the first of equals
-    if len(versions) > 1:
-        others = [f"VEVENT #{r.number}" for r in versions if r is not kept]
-        verb = "is" if len(others) == 1 else "are"
-        notes.append(
-            f"{len(versions)} VEVENTs {what}: VEVENT #{kept.number} is kept, the latest by "
-            f"SEQUENCE, LAST-MODIFIED and DTSTAMP; {', '.join(others)} {verb} left out"
-        )
-    return kept
-
-
-def _assemble(uid: str, group: list[_Read]) -> tuple[CalendarObject, list[str]]:
-    """The object of one UID's VEVENTs, and the notes on what reading it left out."""
-    notes: list[str] = []
-    masters = [r for r in group if r.event.recurrence_id is None]
-    if masters:
-        masters = [_latest(masters, "without RECURRENCE-ID", notes)]
-    by_rid: dict[When, list[_Read]] = {}
-    for reading in group:
-        if (rid := reading.event.recurrence_id) is not None:
-            by_rid.setdefault(rid, []).append(reading)
-    overrides = {
-        rid: _latest(versions, f"with RECURRENCE-ID {rid.isoformat()}", notes)
-        for rid, versions in by_rid.items()
-    }
-    kept = masters + list(overrides.values())
-    notes[:0] = [note for r in group if any(r is k for k in kept) for note in r.notes]
-    events = _ranges_applied(masters, overrides, notes)
-    for rule in masters[0].event.rrules if masters else ():
-        if (until := until_before(rule, masters[0].event.start)) is not None:
-            notes.append(
-                f"the RRULE ends (UNTIL={until}) before DTSTART and adds no occurrence; "
-                "DTSTART still counts as one (RFC 5545), though some clients show none"
-            )
-    ordered = masters + sorted(overrides.values(), key=lambda r: sort_key(r.event.recurrence_id))
-    marker = _marker(ordered[0].marker)
-
-    def clean(event: Event) -> Event:
-        if marker is None or not any(x.name in _MARKER_PROPERTIES for x in event.extra):
-            return event
-        kept = tuple(x for x in event.extra if x.name not in _MARKER_PROPERTIES)
-        return replace(event, extra=kept)
-
-    obj = CalendarObject(
-        uid=uid,
-        master=clean(masters[0].event) if masters else None,
-        overrides={rid: clean(event) for rid, event in events.items()},
-        marker=marker,
-    )
-    return obj, notes
-
-
-def _marker(found: dict[str, str]) -> Marker | None:
-    """The marker of the properties found: all three, or the key alone (an anonymous copy)."""
-    if len(found) == len(_MARKER_PROPERTIES):
-        return Marker(**found)
-    if set(found) == {"key"}:
-        return Marker.anonymous(found["key"])
-    return None
-
-
-def _ranges_applied(
-    masters: list[_Read], overrides: dict[When, _Read], notes: list[str]
-) -> dict[When, Event]:
-    """The overrides, with each RANGE=THISANDFUTURE one made an override of every later
-    occurrence (:mod:`calsyncd.model.ranges`); where it stops short, a note says so."""
-    events = {rid: reading.event for rid, reading in overrides.items()}
-    ranges = [rid for rid, reading in overrides.items() if reading.future]
-    if not ranges:
-        return events
-    if not masters:
-        for rid in ranges:
-            notes.append(
-                f"VEVENT #{overrides[rid].number}: RECURRENCE-ID;RANGE=THISANDFUTURE "
-                f"{rid.isoformat()} without its series: only that occurrence is kept"
-            )
-        return events
-    expanded = this_and_future(masters[0].event, events, ranges)
-    for rid, last in expanded.cut_short.items():
-        notes.append(
-            f"VEVENT #{overrides[rid].number}: RECURRENCE-ID;RANGE=THISANDFUTURE "
-            f"{rid.isoformat()} is applied to the next {MAX_FUTURE_OVERRIDES} occurrences, up to "
-            f"{last.isoformat()}; later ones keep the series' own time and fields"
-        )
-    return expanded.overrides
 
 
 def parse_object(
