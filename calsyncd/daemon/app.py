@@ -36,8 +36,11 @@ from calsyncd.sync.service import SyncService
 
 log = structlog.get_logger("calsyncd.daemon")
 
-_HTTP_STOP_SHARE = 0.2
-"""Of ``shutdown_timeout``, what is kept (at most one second) for closing the HTTP server."""
+_STOP_SHARE = 1 / 3
+"""Of ``shutdown_timeout``, what is kept (at most two seconds) for what follows the cycles:
+stopping worker threads, closing the HTTP server and the process's own exit, which on a
+loaded machine take more than a second together."""
+_STOP_RESERVE = 2.0
 
 
 class Daemon:
@@ -126,7 +129,7 @@ class Daemon:
         self.notifier.stopping()
         log.info("stopping", shutdown_timeout=timeout)
         self._watch_stop.set()
-        await self.supervisor.stop(timeout - min(1.0, timeout * _HTTP_STOP_SHARE))
+        await self.supervisor.stop(timeout - min(_STOP_RESERVE, timeout * _STOP_SHARE))
         self._http_stop.set()
         with anyio.move_on_after(max(0.0, timeout - (anyio.current_time() - started))):
             await http_done.wait()
