@@ -13,16 +13,18 @@ originals live on the source; in a two-way rule on either side.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Literal
 
-from calsyncd.model.event import CalendarObject, Event, Marker
+from calsyncd.model.event import CalendarObject, Marker
 from calsyncd.model.hashing import content_hash
 from calsyncd.model.ical import parse_object, serialize_object
 from calsyncd.providers.base import Item
 from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, Side
+from calsyncd.sync.changes import changed_fields
 from calsyncd.sync.filters import selected
-from calsyncd.sync.mapping import MAPPED_FIELDS, derive, write_back
+from calsyncd.sync.mapping import derive, write_back
+from calsyncd.sync.merge import merge_fields, newer
 from calsyncd.sync.plan import ItemProblem, Plan, Step, Write, display_start, other
 from calsyncd.sync.plan_input import PlanInput, Policy, SideView
 from calsyncd.sync.window import in_window
@@ -36,37 +38,6 @@ def _hash(obj: CalendarObject) -> str:
 
 def _decode(text: str | None, what: str) -> CalendarObject | None:
     return parse_object(text, source=what) if text else None
-
-
-_EVENT_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("created", "extra"))
-_SHOWN_FIELDS = ("title", "start", "end", *MAPPED_FIELDS[1:], "status", "recurrence")
-
-
-def changed_fields(before: CalendarObject | None, after: CalendarObject) -> tuple[str, ...]:
-    """The user-facing fields that differ, for ``plan`` output."""
-    if before is None:
-        return ()
-    names: set[str] = set()
-    a, b = before.first, after.first
-    pairs = {
-        "title": (a.title, b.title),
-        "start": (a.start, b.start),
-        "end": (a.end, b.end),
-        "description": (a.description, b.description),
-        "location": (a.location, b.location),
-        "attendees": (a.attendees, b.attendees),
-        "reminders": (sorted(a.reminders), sorted(b.reminders)),
-        "visibility": (a.visibility, b.visibility),
-        "show_as": (a.show_as, b.show_as),
-        "categories": (a.categories, b.categories),
-        "conference": (a.conference_url, b.conference_url),
-        "status": (a.status, b.status),
-        "recurrence": ((a.rrules, a.rdates, a.exdates), (b.rrules, b.rdates, b.exdates)),
-    }
-    names = {name for name, (x, y) in pairs.items() if x != y}
-    if dict(before.overrides) != dict(after.overrides):
-        names.add("occurrences")
-    return tuple(n for n in (*_SHOWN_FIELDS, "occurrences") if n in names)
 
 
 class _Planner:
@@ -227,13 +198,6 @@ class _Planner:
 
     def _selected(self, side: Side, obj: CalendarObject) -> bool:
         return selected(obj, self.policy.include, self.policy.exclude, self.policy.owners[side])
-
-    def _newer(self, a: CalendarObject, b: CalendarObject) -> bool:
-        """Whether ``a`` was modified later than ``b`` (unknown times count as oldest)."""
-        ta, tb = a.first.last_modified, b.first.last_modified
-        if ta is None:
-            return False
-        return tb is None or ta > tb
 
     def _step(
         self,
@@ -536,7 +500,7 @@ class _Planner:
         if policy == "merge" and self._base(pair, origin) is not None:
             return "merge"
         source, target = (orig, copy) if origin == "source" else (copy, orig)
-        return "target" if self._newer(target.obj, source.obj) else "source"
+        return "target" if newer(target.obj, source.obj) else "source"
 
     def _conflict(
         self, pair: PairRecord, current: dict[Side, Item | None], orig: Item, copy: Item
@@ -577,31 +541,11 @@ class _Planner:
         base = self._base(pair, origin)
         assert base is not None
         theirs = self._write_back(origin, base, copy)
-        copy_newer = self._newer(copy, orig)
+        copy_newer = newer(copy, orig)
         if not set(orig.overrides) == set(base.overrides) == set(theirs.overrides):
             # Occurrences were added or removed: merge the series as a whole, newest wins.
             return self._write_back(origin, orig, copy) if copy_newer else orig
-
-        def merge_event(b: Event | None, o: Event | None, t: Event | None) -> Event | None:
-            if b is None or o is None or t is None:
-                return o
-            values: dict[str, object] = {}
-            for name in _EVENT_FIELDS:
-                bv, ov, tv = getattr(b, name), getattr(o, name), getattr(t, name)
-                if bv not in (ov, tv) and ov != tv:
-                    values[name] = tv if copy_newer else ov
-                elif tv != bv:
-                    values[name] = tv
-                else:
-                    values[name] = ov
-            return replace(o, **values)  # type: ignore[arg-type]
-
-        master = merge_event(base.master, orig.master, theirs.master)
-        overrides = {
-            rid: merge_event(base.overrides[rid], event, theirs.overrides.get(rid)) or event
-            for rid, event in orig.overrides.items()
-        }
-        return replace(orig, master=master, overrides=overrides)
+        return merge_fields(base, orig, theirs, theirs_newer=copy_newer)
 
     # -- unpaired objects ------------------------------------------------------------------
 
@@ -702,7 +646,7 @@ class _Planner:
         desired_hash = _hash(desired)
         writes: tuple[Write, ...] = ()
         if _hash(copy.obj) != desired_hash or copy.obj.marker != desired.marker:
-            if self.policy.two_way and copy.obj.marker is None and self._newer(copy.obj, orig.obj):
+            if self.policy.two_way and copy.obj.marker is None and newer(copy.obj, orig.obj):
                 new_orig = self._write_back(origin, orig.obj, copy.obj)
                 desired = self._derive(origin, new_orig, key, uid=copy.obj.uid)
                 desired_hash = _hash(desired)
