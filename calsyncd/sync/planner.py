@@ -23,6 +23,7 @@ from calsyncd.providers.base import Item
 from calsyncd.state.store import SIDES, ConflictRecord, PairRecord, Side
 from calsyncd.sync.changes import changed_fields
 from calsyncd.sync.filters import selected
+from calsyncd.sync.guard import guard
 from calsyncd.sync.mapping import derive, write_back
 from calsyncd.sync.merge import merge_fields, newer
 from calsyncd.sync.plan import ItemProblem, Plan, Step, Write, display_start, other
@@ -104,7 +105,7 @@ class _Planner:
             steps=[self.steps[k] for k in sorted(self.steps)],
             problems=self.problems,
         )
-        return self._guard(plan)
+        return guard(plan, self.given)
 
     def _keys_of(self, side: Side, obj: CalendarObject) -> tuple[str, ...]:
         """The pair keys an object may belong to: as an original (its copy's key, and the
@@ -692,67 +693,6 @@ class _Planner:
                 forget=True,
                 writes=(Write("delete", side, item_id=item.id, etag=item.etag),),
             )
-
-    # -- guard -----------------------------------------------------------------------------
-
-    def _guard(self, plan: Plan) -> Plan:
-        """Hold a cycle that would delete more than the guard allows on a side, or anything
-        because the other side is suddenly empty (whatever ``max_deletes`` says: a calendar
-        renamed, emptied or mistyped looks exactly like that). One delete is never held."""
-        if self.given.allow_mass_delete:
-            return plan
-        # Pairs adopted this cycle are synced pairs too: after the state database is lost,
-        # every pair is adopted again, and a few deletions among them are not a mass delete.
-        total = self.given.pair_count + sum(step.adopt for step in plan.steps)
-        for side in SIDES:
-            deletes = sum(
-                1
-                for step in plan.steps
-                if not _replaces(step, side)
-                for w in step.writes
-                if w.op == "delete" and w.side == side
-            )
-            cause = other(side)
-            emptied = deletes > 0 and total > 1 and self.given.view(cause).emptied
-            if emptied:
-                why = (
-                    f"the {cause} calendar is suddenly empty — was it renamed, emptied or"
-                    f" mistyped? {deletes} deletions on the {side} would follow."
-                )
-            elif deletes > 1 and deletes > self._limit(total):
-                why = (
-                    f"{deletes} deletions on the {side} exceed the guard"
-                    f" ({self._describe_limit(total)}) — were that many events deleted from"
-                    f" the {cause} calendar, or did the rule's filter change?"
-                )
-            else:
-                continue
-            reason = (
-                f"{why} Nothing was deleted. If that is intended, run"
-                f" `calsyncd sync --rule {self.policy.rule} --allow-mass-delete`"
-            )
-            return replace(plan, hold=reason)
-        return plan
-
-    def _limit(self, total: int) -> float:
-        limits: list[float] = []
-        if self.policy.max_deletes is not None:
-            limits.append(self.policy.max_deletes)
-        if self.policy.max_deletes_percent is not None:
-            limits.append(total * self.policy.max_deletes_percent / 100)
-        return min(limits) if limits else float("inf")
-
-    def _describe_limit(self, total: int) -> str:
-        if self.policy.max_deletes is not None:
-            return f"max_deletes {self.policy.max_deletes}"
-        return f"max_deletes {self.policy.max_deletes_percent:g}% of {total} synced"
-
-
-def _replaces(step: Step, side: Side) -> bool:
-    """Whether ``step`` replaces an object on ``side`` (deletes one, writes another there):
-    the side holds as many objects after it as before, so its delete is no deletion."""
-    ops = {w.op for w in step.writes if w.side == side}
-    return "delete" in ops and bool(ops & {"create", "update"})
 
 
 def plan(given: PlanInput) -> Plan:
