@@ -27,8 +27,10 @@ from calsyncd.errors import (
     TemporaryError,
 )
 from calsyncd.model.ical import serialize_calendar
-from calsyncd.providers import _files, ics
+from calsyncd.providers import _files
 from calsyncd.providers.ics import IcsFeed, IcsFile, parse_retry_after, redact_url
+from calsyncd.providers.ics import feed as ics_feed
+from calsyncd.providers.ics import file as ics_file
 
 pytestmark = pytest.mark.anyio
 
@@ -185,8 +187,10 @@ async def test_get_reuses_the_parsed_feed_on_304(
 ) -> None:
     write_feed(feed_path, 3)
     parses = []
-    real = ics._snapshot
-    monkeypatch.setattr(ics, "_snapshot", lambda *a, **k: parses.append(1) or real(*a, **k))
+    real = ics_feed.read_snapshot
+    monkeypatch.setattr(
+        ics_feed, "read_snapshot", lambda *a, **k: parses.append(1) or real(*a, **k)
+    )
     async with IcsFeed(feed_server.url("/feed.ics"), where="c/f", http=http_client) as feed:
         await feed.list_changes(None)
         item = await feed.get("ev-1@feed.example")
@@ -257,8 +261,10 @@ async def test_repeated_writes_parse_the_file_once(
     path = tmp_path / "busy.ics"
     write_feed(path, 5)
     parses = []
-    real = ics._snapshot
-    monkeypatch.setattr(ics, "_snapshot", lambda *a, **k: parses.append(1) or real(*a, **k))
+    real = ics_file.read_snapshot
+    monkeypatch.setattr(
+        ics_file, "read_snapshot", lambda *a, **k: parses.append(1) or real(*a, **k)
+    )
     async with IcsFile(path, where="c/busy") as cal:
         full = await cal.list_changes(None)
         for n in range(10):
@@ -333,13 +339,13 @@ async def test_file_replaced_during_a_write_is_a_precondition_failure(
     write_feed(path, 1)
     async with IcsFile(path, where="c/busy") as cal:
         await cal.list_changes(None)
-        real = ics.serialize_calendar
+        real = ics_file.serialize_calendar
 
         def racing(*args: object, **kwargs: object) -> bytes:
             write_feed(path, 2, title="other writer")  # lands between our read and our rename
             return real(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(ics, "serialize_calendar", racing)
+        monkeypatch.setattr(ics_file, "serialize_calendar", racing)
         with pytest.raises(PreconditionFailed):
             await cal.create(marked(samples.single("n@x"), "k"), "k")
     assert "other writer1" in path.read_text()
