@@ -128,7 +128,7 @@ def _effective_hash(config_hash: str, policy: Policy) -> str:
     """The rule's config hash with the sides whose copies are anonymous and (a hash of) the
     secret their keys are made with: when either changes (the rule, the kind of its target,
     a lost secret), every pair is planned again, and copies made under another key are
-    replaced at once (:meth:`~calsyncd.sync.planner._Planner._rekey`)."""
+    replaced at once (:func:`~calsyncd.sync.paired._rekey`)."""
     if not policy.anonymous:
         return config_hash
     secret = hashlib.sha256(policy.secret).hexdigest()[:16]
