@@ -83,21 +83,31 @@ def _original_gone(
     copy: Item,
     copy_changed: bool,
 ) -> Step:
-    origin = pair.origin
-    copy_side = other(origin)
     if state.policy.two_way and copy_changed:
         return _promote(state, pair, copy)
-    if state.policy.propagate_deletes:
-        return state.step(
-            pair.key,
-            origin,
-            pair.origin_uid,
-            current,
-            shown=copy.obj,
-            forget=True,
-            writes=(Write("delete", copy_side, item_id=copy.id, etag=copy.etag),),
-        )
-    return state.step(pair.key, origin, pair.origin_uid, current, shown=copy.obj, forget=True)
+    return _forget(state, pair, current, other(pair.origin), delete=state.policy.propagate_deletes)
+
+
+def _forget(
+    state: PlanState,
+    pair: PairRecord,
+    current: dict[Side, Item | None],
+    side: Side,
+    *,
+    delete: bool,
+) -> Step:
+    """Forget the pair, one of whose objects is gone; ``delete`` the one left on ``side`` too."""
+    left = current[side]
+    assert left is not None
+    return state.step(
+        pair.key,
+        pair.origin,
+        pair.origin_uid,
+        current,
+        shown=left.obj,
+        forget=True,
+        writes=(Write("delete", side, item_id=left.id, etag=left.etag),) if delete else (),
+    )
 
 
 def _promote(state: PlanState, pair: PairRecord, copy: Item) -> Step:
@@ -151,28 +161,9 @@ def _copy_gone(
         or (state.policy.two_way and orig_changed)
     )
     if recreate:
-        make = _make_copy(state, origin, orig.obj, wanted)
-        assert make.obj is not None
-        return state.step(
-            wanted,
-            origin,
-            pair.origin_uid,
-            current,
-            shown=orig.obj,
-            replaces=key if wanted != key else None,
-            written_hash=content_hash(make.obj),
-            writes=(make,),
-        )
+        return _make_again(state, pair, current, orig, wanted)
     if state.policy.two_way and state.policy.propagate_deletes:
-        return state.step(
-            key,
-            origin,
-            pair.origin_uid,
-            current,
-            shown=orig.obj,
-            forget=True,
-            writes=(Write("delete", origin, item_id=orig.id, etag=orig.etag),),
-        )
+        return _forget(state, pair, current, origin, delete=True)
     return dismissed
 
 
@@ -272,19 +263,38 @@ def _rekey(
     copy; killed in between, the next cycle finds the old copy gone and makes the new one
     (:func:`_copy_gone`). Replacing is not deleting: the guard does not count it.
     """
+    return _make_again(state, pair, current, orig, key, old_copy=copy)
+
+
+def _make_again(
+    state: PlanState,
+    pair: PairRecord,
+    current: dict[Side, Item | None],
+    orig: Item,
+    key: str,
+    *,
+    old_copy: Item | None = None,
+) -> Step:
+    """Make the pair's copy again under ``key``, deleting ``old_copy`` first when given. Under
+    a key other than the pair's, the step's row replaces the pair's."""
     origin = pair.origin
-    copy_side = other(origin)
     make = _make_copy(state, origin, orig.obj, key)
     assert make.obj is not None
+    copy_side = other(origin)
+    delete = (
+        ()
+        if old_copy is None
+        else (Write("delete", copy_side, item_id=old_copy.id, etag=old_copy.etag),)
+    )
     return state.step(
         key,
         origin,
         pair.origin_uid,
         current,
         shown=orig.obj,
-        replaces=pair.key,
+        replaces=pair.key if key != pair.key else None,
         written_hash=content_hash(make.obj),
-        writes=(Write("delete", copy_side, item_id=copy.id, etag=copy.etag), make),
+        writes=(*delete, make),
     )
 
 

@@ -9,7 +9,7 @@ copy) is an *orphan*, deleted when the rule propagates deletes.
 
 from __future__ import annotations
 
-from calsyncd.model.event import Marker
+from calsyncd.model.event import CalendarObject, Marker
 from calsyncd.model.hashing import content_hash
 from calsyncd.providers.base import Item
 from calsyncd.state.store import Side
@@ -74,44 +74,45 @@ def _adopt(state: PlanState, origin: Side, orig: Item, copy: Item, key: str) -> 
     anonymous) is replaced instead, as :func:`calsyncd.sync.paired._rekey` does.
     """
     copy_side = other(origin)
-    current: dict[Side, Item | None] = {origin: orig, copy_side: copy}
     marker = copy.obj.marker
     if marker is not None and marker.key != key:
         desired = state.derive(origin, orig.obj, key)
-        return state.step(
-            key,
-            origin,
-            orig.obj.uid,
-            current,
-            shown=orig.obj,
-            adopt=True,
-            written_hash=content_hash(desired),
-            writes=(
-                Write("delete", copy_side, item_id=copy.id, etag=copy.etag),
-                Write("create", copy_side, desired, key=key),
-            ),
+        writes: tuple[Write, ...] = (
+            Write("delete", copy_side, item_id=copy.id, etag=copy.etag),
+            Write("create", copy_side, desired, key=key),
         )
-    desired = state.derive(origin, orig.obj, key, uid=copy.obj.uid)
-    desired_hash = content_hash(desired)
-    writes: tuple[Write, ...] = ()
-    if content_hash(copy.obj) != desired_hash or copy.obj.marker != desired.marker:
-        if state.policy.two_way and copy.obj.marker is None and newer(copy.obj, orig.obj):
-            new_orig = state.write_back(origin, orig.obj, copy.obj)
-            desired = state.derive(origin, new_orig, key, uid=copy.obj.uid)
-            desired_hash = content_hash(desired)
-            writes = (Write("update", origin, new_orig, item_id=orig.id, etag=orig.etag),)
-        writes = (*writes, Write("update", copy_side, desired, item_id=copy.id, etag=copy.etag))
+        shown_fields: tuple[str, ...] = ()
+    else:
+        desired, writes = _bring_up_to_date(state, origin, orig, copy, key)
+        shown_fields = changed_fields(copy.obj, desired)
     return state.step(
         key,
         origin,
         orig.obj.uid,
-        current,
+        {origin: orig, copy_side: copy},
         shown=orig.obj,
         adopt=True,
-        written_hash=desired_hash,
+        written_hash=content_hash(desired),
         writes=writes,
-        fields=changed_fields(copy.obj, desired),
+        fields=shown_fields,
     )
+
+
+def _bring_up_to_date(
+    state: PlanState, origin: Side, orig: Item, copy: Item, key: str
+) -> tuple[CalendarObject, tuple[Write, ...]]:
+    """The adopted copy as the rule renders it, and the writes that make it so. A two-way
+    rule first takes an edit into the original from an unmarked copy edited later."""
+    copy_side = other(origin)
+    desired = state.derive(origin, orig.obj, key, uid=copy.obj.uid)
+    writes: tuple[Write, ...] = ()
+    if content_hash(copy.obj) != content_hash(desired) or copy.obj.marker != desired.marker:
+        if state.policy.two_way and copy.obj.marker is None and newer(copy.obj, orig.obj):
+            new_orig = state.write_back(origin, orig.obj, copy.obj)
+            desired = state.derive(origin, new_orig, key, uid=copy.obj.uid)
+            writes = (Write("update", origin, new_orig, item_id=orig.id, etag=orig.etag),)
+        writes = (*writes, Write("update", copy_side, desired, item_id=copy.id, etag=copy.etag))
+    return desired, writes
 
 
 def _unpaired_copy(state: PlanState, side: Side, item: Item, marker: Marker) -> None:
