@@ -26,6 +26,7 @@ __all__ = [
     "read_timestamp",
     "read_when",
     "read_whens",
+    "unescape_text",
 ]
 
 _DURATION_RE = re.compile(
@@ -34,10 +35,16 @@ _DURATION_RE = re.compile(
 )
 
 
-def read_text(prop: Property) -> str:
-    """A TEXT value with its backslash escapes undone."""
-    result: str = unescape_backslash(prop.value)
+def unescape_text(raw: str) -> str:
+    """A TEXT value as written, with its backslash escapes undone (as the ``icalendar``
+    package undoes them: ``\\:`` too, which RFC 5545 does not define)."""
+    result: str = unescape_backslash(raw)
     return result
+
+
+def read_text(prop: Property) -> str:
+    """A TEXT property's value with its backslash escapes undone."""
+    return unescape_text(prop.value)
 
 
 def read_when(prop: Property, zones: Zones, value: str | None = None) -> When:

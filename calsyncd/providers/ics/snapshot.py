@@ -18,6 +18,7 @@ from calsyncd.errors import MalformedObject, NotFound, TemporaryError
 from calsyncd.model.components import content_lines
 from calsyncd.model.event import CalendarObject
 from calsyncd.model.ical import parse_calendar, serialize_object
+from calsyncd.model.values import unescape_text
 from calsyncd.providers import _files
 from calsyncd.providers.base import Changes, Item, Skipped
 
@@ -148,8 +149,8 @@ def _name_source(text: str, label: str, uid: str | None = None) -> str:
 
 
 def _vevent_uids(data: bytes) -> Iterator[str]:
-    """UIDs of the VEVENTs in raw text, found without the codec (which failed on some),
-    each once, a line at a time."""
+    """UIDs of the VEVENTs in raw text, found without the codec (which failed on some) but
+    decoded as it decodes them, each once, a line at a time."""
     uids: set[str] = set()
     in_event, depth = False, 0  # depth: components open inside the VEVENT (alarms)
     for line in content_lines(data):
@@ -162,11 +163,7 @@ def _vevent_uids(data: bytes) -> Iterator[str]:
             in_event = depth > 0
             depth -= 1
         elif in_event and depth == 0 and (m := _UID_LINE.fullmatch(line.strip())):
-            uid = _unescape(m.group(1))
+            uid = unescape_text(m.group(1))
             if uid not in uids:
                 uids.add(uid)
                 yield uid
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
