@@ -1,6 +1,6 @@
 """One calendar object from the VEVENTs of its UID: the second stage of the reader.
 
-The VEVENTs of one UID (:class:`Reading`, as :mod:`calsyncd.model.ical` read them) become one
+The VEVENTs of one UID (:class:`Reading`, as :mod:`calsyncd.model.vevent` reads them) become one
 :class:`~calsyncd.model.event.CalendarObject`:
 
 - of several versions of one event — one UID without RECURRENCE-ID, or one RECURRENCE-ID,
